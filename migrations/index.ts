@@ -1,0 +1,25 @@
+import type { Knex } from 'knex';
+import * as createUsers from './20261124000100_create_users.js';
+import * as createSessions from './20261124000200_create_sessions.js';
+import * as createRefreshTokens from './20261124000300_create_refresh_tokens.js';
+import * as createTasks from './20261124000400_create_tasks.js';
+
+interface NamedMigration {
+  name: string;
+  migration: Knex.Migration;
+}
+
+// Listed by static import rather than directory scanning so the same list works from .ts sources
+// (vitest, tsx) and compiled dist/. Names are what knex_migrations records: never rename one.
+const migrations: NamedMigration[] = [
+  { name: '20261124000100_create_users', migration: createUsers },
+  { name: '20261124000200_create_sessions', migration: createSessions },
+  { name: '20261124000300_create_refresh_tokens', migration: createRefreshTokens },
+  { name: '20261124000400_create_tasks', migration: createTasks },
+];
+
+export const migrationSource: Knex.MigrationSource<NamedMigration> = {
+  getMigrations: async () => migrations,
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => m.migration,
+};

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+const MIN_PRODUCTION_KEY = 32;
+// Echoing these into start-up logs would leak credentials.
+const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL']);
+
+const int = (min: number, max: number, fallback: number) => {
+  const message = `must be an integer between ${min} and ${max}`;
+  return z
+    .string()
+    .regex(/^\d+$/, message)
+    .transform(Number)
+    .pipe(z.number().min(min, message).max(max, message))
+    .default(fallback);
+};
+
+// Each item is normalised by `parse`, which returns undefined for an item it rejects.
+const list = (parse: (item: string) => string | undefined, message: string) =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      const items = value.split(',').map((s) => s.trim()).filter(Boolean).map(parse);
+      if (items.every((s) => s !== undefined)) return items;
+      ctx.issues.push({ code: 'custom', message, input: value });
+      return z.NEVER;
+    })
+    .default([]);
+
+function toOrigin(item: string): string | undefined {
+  if (item === '*') return item;
+  try {
+    const url = new URL(item);
+    const bare = url.href === `${url.origin}/`; // no path, query, fragment or credentials
+    return bare && (url.protocol === 'http:' || url.protocol === 'https:') ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// The same forms express's `trust proxy` accepts, so a typo fails here and not at first request.
+function toProxy(item: string): string | undefined {
+  if (item === 'loopback' || item === 'linklocal' || item === 'uniquelocal') return item;
+  const [address = '', prefix, ...rest] = item.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return undefined;
+  if (prefix === undefined) return item;
+  return /^\d+$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128) ? item : undefined;
+}
+
+const isPostgresUrl = (value: string) => {
+  try {
+    return /^postgres(ql)?:\/\//i.test(value) && new URL(value).hostname !== '';
+  } catch {
+    return false;
+  }
+};
+
+const randomKey = () => randomBytes(48).toString('base64url');
+
+function readKey(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+// A development key kept on disk so that tokens survive a restart.
+function developmentKey(dataDir: string): string {
+  const file = join(dataDir, 'secret_key');
+  try {
+    let key = readKey(file);
+    if (key === undefined) {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      // Write aside, then hard-link: concurrent first starts agree on one key and never read a half-written file.
+      const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+      writeFileSync(temp, `${randomKey()}\n`, { mode: 0o600 });
+      try {
+        linkSync(temp, file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        unlinkSync(temp);
+      }
+      key = readKey(file);
+    }
+    if (key) return key;
+    throw new Error(`${file} is empty; delete it to generate a new key`);
+  } catch (error) {
+    throw new ConfigError([`SECRET_KEY is unset and no development key could be kept in DATA_DIR: ${(error as Error).message}`]);
+  }
+}
+
+function resolveSecret(nodeEnv: string, given: string | undefined, dataDir: string): string {
+  if (given !== undefined) return given;
+  return nodeEnv === 'test' ? randomKey() : developmentKey(dataDir); // production never gets here
+}
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test'], 'must be development, production or test').default('development'),
+    PORT: int(0, 65535, 8000),
+    DATABASE_URL: z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL').optional(),
+    DATA_DIR: z.string().default('.data'),
+    SECRET_KEY: z.string().optional(),
+    ACCESS_TOKEN_TTL: int(60, 86_400, 900),
+    REFRESH_TOKEN_TTL: int(300, 90 * 86_400, 7 * 86_400),
+    BCRYPT_ROUNDS: int(4, 15, 12),
+    CORS_ORIGINS: list(toOrigin, 'must be a comma-separated list of http(s) origins such as https://app.example.com, or *'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent')
+      .default('info'),
+    WEB_CONCURRENCY: int(1, 64, 1),
+    ADMIN_EMAIL: z.email('must be a valid email address').max(254, 'must be at most 254 characters').transform((s) => s.toLowerCase()).optional(),
+    ADMIN_PASSWORD: z
+      .string()
+      .refine((s) => [...s].length >= 8 && Buffer.byteLength(s, 'utf8') <= 72, 'must be 8 characters to 72 bytes of UTF-8 (the bcrypt limit)')
+      .optional(),
+    REFRESH_REUSE_GRACE_SECONDS: int(0, 300, 0),
+    LOGIN_MAX_FAILURES: int(1, 1000, 10),
+    LOGIN_WINDOW_SECONDS: int(1, 86_400, 900),
+    AUTH_RATE_LIMIT: int(0, 1_000_000, 1000),
+    TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
+  })
+  // `when` makes this run even after single variables failed (so every problem is reported in one go);
+  // values may then still be raw, hence only presence and equality tests here.
+  .superRefine((e, ctx) => {
+    const problem = (variable: string, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
+    if (e.NODE_ENV === 'production' && (e.SECRET_KEY ?? '').length < MIN_PRODUCTION_KEY) {
+      const need = `at least ${MIN_PRODUCTION_KEY} characters`;
+      problem('SECRET_KEY', e.SECRET_KEY === undefined ? `must be set in production (${need})` : `must be ${need} in production`);
+    }
+    if (e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD === undefined) problem('ADMIN_PASSWORD', 'must be set together with ADMIN_EMAIL');
+    if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_EMAIL === undefined) problem('ADMIN_EMAIL', 'must be set together with ADMIN_PASSWORD');
+    // PGlite is an in-process database: several workers would each open, and corrupt, the same files.
+    if (e.DATABASE_URL === undefined && e.WEB_CONCURRENCY > 1) problem('WEB_CONCURRENCY', 'must be 1 unless DATABASE_URL is set (the embedded database serves one process)');
+  }, { when: () => true })
+  .transform((e) => ({
+    env: e.NODE_ENV,
+    dataDir: resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    webConcurrency: e.WEB_CONCURRENCY,
+    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES },
+    db: { url: e.DATABASE_URL },
+    auth: {
+      secretKey: resolveSecret(e.NODE_ENV, e.SECRET_KEY, resolve(e.DATA_DIR)),
+      accessTokenTtl: e.ACCESS_TOKEN_TTL,
+      refreshTokenTtl: e.REFRESH_TOKEN_TTL,
+      bcryptRounds: e.BCRYPT_ROUNDS,
+      refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+      loginMaxFailures: e.LOGIN_MAX_FAILURES,
+      loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
+      rateLimitPerMinute: e.AUTH_RATE_LIMIT,
+    },
+    admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
+  }));
+
+export type Config = z.output<typeof schema>;
+
+/**
+ * Reads and validates the configuration once, at start-up. An empty variable counts as unset.
+ * `opts.dataDir` overrides DATA_DIR (tests point it at a temporary directory).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts?: { dataDir?: string }): Config {
+  const input = Object.fromEntries(
+    Object.keys(schema.in.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  if (opts?.dataDir !== undefined) input.DATA_DIR = opts.dataDir;
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      const value = input[name];
+      return value === undefined || SECRET_VARS.has(name) ? `${name} ${issue.message}` : `${name} ${issue.message} (got ${JSON.stringify(value)})`;
+    }),
+  );
+}

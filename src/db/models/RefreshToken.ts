@@ -1,0 +1,24 @@
+import { Model } from 'objection';
+import { Session } from './Session.js';
+
+export class RefreshToken extends Model {
+  static override tableName = 'refresh_tokens';
+
+  declare id: string;
+  declare session_id: string;
+  declare token_hash: string;
+  declare created_at: Date;
+  declare expires_at: Date;
+  declare spent_at: Date | null;
+  declare replaced_by: string | null;
+
+  declare session?: Session;
+
+  static override relationMappings = () => ({
+    session: {
+      relation: Model.BelongsToOneRelation,
+      modelClass: Session,
+      join: { from: 'refresh_tokens.session_id', to: 'sessions.id' },
+    },
+  });
+}

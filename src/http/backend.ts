@@ -1,0 +1,88 @@
+import OpenAPIBackend, { type Context } from 'openapi-backend';
+import { loadSpec } from '../spec.js';
+import { checkMediaType, checkRoles } from './access.js';
+import { withFormats } from './ajv.js';
+import type { Caller, HandlerRequest, OperationHandlers, OperationId } from './operations.js';
+import { AppError, problems } from './problem.js';
+import type { Reply } from './reply.js';
+import { toProblemErrors } from './validation-errors.js';
+
+/** What the express glue knows of a request and hands to openapi-backend with it. */
+export interface Call {
+  requestId: string;
+  ip: string;
+  hasBody: boolean;
+  operationId?: string;
+}
+
+export interface BackendDeps {
+  handlers: OperationHandlers;
+  /** Verifies a bearer token and finds the caller, or throws an AppError (401). */
+  authenticate(token: string): Promise<Caller>;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+
+function bearerToken(c: Context): string {
+  const header = c.request.headers.authorization;
+  const match = typeof header === 'string' ? /^Bearer +(\S+)\s*$/i.exec(header) : null;
+  if (!match) throw problems.unauthorized('An access token is required: send Authorization: Bearer <token>.');
+  return match[1]!;
+}
+
+export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> {
+  const api = new OpenAPIBackend({
+    definition: loadSpec(),
+    strict: true,
+    coerceTypes: true,
+    ajvOpts: { allErrors: true, verbose: true, useDefaults: true },
+    customizeAjv: (ajv) => withFormats(ajv),
+    securityHandlers: {
+      bearerAuth: (c: Context) => deps.authenticate(bearerToken(c)),
+    },
+    handlers: {
+      postRoutingHandler: (c: Context, call: Call) => {
+        call.operationId = c.operation?.operationId;
+      },
+      postSecurityHandler: (c: Context, call: Call) => {
+        if (!c.security.authorized) return;
+        if (c.security.bearerAuth) checkRoles(c, c.security.bearerAuth as Caller);
+        checkMediaType(c, call.hasBody);
+      },
+      unauthorizedHandler: (c: Context) => {
+        const error = (c.security.bearerAuth as { error?: unknown } | undefined)?.error;
+        throw error instanceof AppError ? error : problems.unauthorized();
+      },
+      validationFail: (c: Context) => {
+        throw problems.validation(toProblemErrors(c.validation.errors ?? []));
+      },
+      notFound: (c: Context) => {
+        throw problems.notFound(`There is no ${c.request.path} here.`);
+      },
+      methodNotAllowed: (c: Context) => {
+        const allowed = METHODS.filter((method) => api.matchOperation({ ...c.request, method, headers: {} }));
+        const allow = allowed.map((m) => m.toUpperCase()).join(', ');
+        throw new AppError(405, 'method-not-allowed', `${c.request.path} allows ${allow}.`, { headers: { Allow: allow } });
+      },
+      notImplemented: (c: Context) => {
+        throw new AppError(501, 'not-implemented', `${c.operation.operationId} is not implemented yet.`);
+      },
+    },
+  });
+  await api.init();
+  for (const [operationId, handler] of Object.entries(deps.handlers)) {
+    api.register(operationId, (c: Context, call: Call): Promise<Reply> => {
+      const request: HandlerRequest<OperationId> = {
+        body: c.request.requestBody,
+        query: c.request.query,
+        params: c.request.params,
+        headers: c.request.headers as HandlerRequest<OperationId>['headers'],
+        caller: c.security?.bearerAuth as Caller | undefined,
+        requestId: call.requestId,
+        ip: call.ip,
+      };
+      return (handler as (r: typeof request) => Promise<Reply>)(request);
+    });
+  }
+  return api;
+}

@@ -1,0 +1,37 @@
+import { AppError } from './problem.js';
+
+// body-parser's error types; it answers them as HTML unless they are mapped here.
+const BODY_ERRORS: Record<string, () => AppError> = {
+  'entity.parse.failed': () => new AppError(400, 'malformed-json', 'The request body is not valid JSON.'),
+  'entity.too.large': () => new AppError(413, 'payload-too-large', 'The request body is larger than 65536 bytes.'),
+  'encoding.unsupported': () => new AppError(415, 'unsupported-media-type', 'Send the body as UTF-8 application/json.'),
+  'charset.unsupported': () => new AppError(415, 'unsupported-media-type', 'Send the body as UTF-8 application/json.'),
+  'request.aborted': () => new AppError(400, 'bad-request', 'The request body was not received in full.'),
+  'request.size.invalid': () => new AppError(400, 'bad-request', 'The request body does not match its Content-Length.'),
+};
+
+// Connection failures of pg and PGlite, and knex giving up on getting a connection.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+
+function isDatabaseUnavailable(error: { code?: unknown; name?: unknown; message?: unknown }): boolean {
+  if (typeof error.code === 'string' && (UNAVAILABLE_CODES.has(error.code) || error.code.startsWith('08'))) return true;
+  return error.name === 'KnexTimeoutError' || /Connection terminated|Client was closed|PGlite is closed/i.test(String(error.message));
+}
+
+/**
+ * The one place that decides what an error means to the client. Anything unrecognised is a 500
+ * whose detail says nothing about the cause (the log has it).
+ */
+export function toAppError(error: unknown): { error: AppError; unexpected: boolean } {
+  if (error instanceof AppError) return { error, unexpected: false };
+  const e = (error ?? {}) as { type?: unknown; status?: unknown; code?: unknown; name?: unknown; message?: unknown; nativeError?: unknown };
+  const bodyError = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
+  if (bodyError) return { error: bodyError(), unexpected: false };
+  if (isDatabaseUnavailable(e) || isDatabaseUnavailable((e.nativeError ?? {}) as typeof e)) {
+    return { error: new AppError(503, 'service-unavailable', 'The database is not answering; try again shortly.'), unexpected: false };
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { error: new AppError(e.status, 'bad-request', 'The request cannot be processed.'), unexpected: false };
+  }
+  return { error: new AppError(500, 'internal-error', 'Something went wrong on our side; it has been logged.'), unexpected: true };
+}

@@ -1,0 +1,68 @@
+import type { components } from '../../generated/openapi.js';
+
+export type Problem = components['schemas']['Problem'];
+export type ProblemError = components['schemas']['ProblemError'];
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+/**
+ * The one error type of the service: anything that ends a request early is an AppError,
+ * and the error middleware turns it into problem+json.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    detail: string,
+    readonly extra: { errors?: ProblemError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+  }
+
+  toProblem(instance?: string): Problem {
+    return {
+      type: `/problems/${this.slug}`,
+      title: TITLES[this.status] ?? 'Error',
+      status: this.status,
+      detail: this.message,
+      ...(instance ? { instance } : {}),
+      ...(this.extra.errors ? { errors: this.extra.errors } : {}),
+    };
+  }
+}
+
+const BEARER = { 'WWW-Authenticate': 'Bearer' };
+
+export const problems = {
+  unauthorized: (detail = 'The access token is missing, invalid, expired or revoked.', slug = 'unauthorized') =>
+    new AppError(401, slug, detail, { headers: BEARER }),
+  forbidden: (detail: string) => new AppError(403, 'forbidden', detail),
+  notFound: (detail: string) => new AppError(404, 'not-found', detail),
+  conflict: (detail: string) => new AppError(409, 'conflict', detail),
+  preconditionFailed: (detail: string) => new AppError(412, 'precondition-failed', detail),
+  validation: (errors: ProblemError[]) =>
+    new AppError(
+      422,
+      'validation-error',
+      errors.length === 1 ? 'The request has 1 invalid value.' : `The request has ${errors.length} invalid values.`,
+      { errors },
+    ),
+  tooManyRequests: (retryAfterSeconds: number, detail: string) =>
+    new AppError(429, 'too-many-requests', detail, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } }),
+  unavailable: () => new AppError(503, 'service-unavailable', 'The database is not answering; try again shortly.'),
+};

@@ -1,0 +1,55 @@
+import type { ValidateFunction } from 'ajv';
+import type { OpenAPIV3 } from 'openapi-types';
+import { createAjv } from './ajv.js';
+import type { Reply } from './reply.js';
+
+type Responses = Record<string, OpenAPIV3.ResponseObject>;
+
+/**
+ * Checks every reply against the (dereferenced) spec: the status must be documented for the
+ * operation, and the body must match that response's schema for its media type. openapi-backend's
+ * own check skips application/problem+json, which is why this exists.
+ */
+export function createResponseValidator(definition: OpenAPIV3.Document) {
+  const ajv = createAjv();
+  const compiled = new Map<object, ValidateFunction>();
+  const compile = (schema: object) => {
+    let validate = compiled.get(schema);
+    if (!validate) {
+      validate = ajv.compile(schema);
+      compiled.set(schema, validate);
+    }
+    return validate;
+  };
+  const problemSchema = definition.components?.schemas?.Problem as object;
+
+  const responsesOf = new Map<string, Responses>();
+  for (const item of Object.values(definition.paths ?? {})) {
+    for (const operation of Object.values(item ?? {})) {
+      if (operation && typeof operation === 'object' && 'operationId' in operation && operation.operationId) {
+        responsesOf.set(operation.operationId, operation.responses as Responses);
+      }
+    }
+  }
+
+  /** The violations found; empty when the reply matches the spec. */
+  return function check(operationId: string | undefined, reply: Reply, contentType: string): string[] {
+    const where = `${operationId ?? '(no operation)'} ${reply.status}`;
+    if (!operationId) {
+      const ok = reply.body === undefined || compile(problemSchema)(reply.body);
+      return ok ? [] : [`${where}: body is not a Problem`];
+    }
+    const response = responsesOf.get(operationId)?.[String(reply.status)];
+    if (!response) return [`${where}: status is not documented`];
+    const mediaType = contentType.split(';')[0]!.trim();
+    if (!response.content) return reply.body === undefined ? [] : [`${where}: documented without a body`];
+    const media = response.content[mediaType];
+    if (!media) return [`${where}: media type ${mediaType} is not documented`];
+    if (!media.schema) return [];
+    const validate = compile(media.schema);
+    if (validate(reply.body)) return [];
+    return (validate.errors ?? []).map((e) => `${where}: body${e.instancePath} ${e.message}`);
+  };
+}
+
+export type ResponseValidator = ReturnType<typeof createResponseValidator>;

@@ -1,0 +1,21 @@
+import type { Response } from 'express';
+import type { Reply } from './reply.js';
+
+export interface Sent {
+  reply: Reply;
+  contentType: string;
+}
+
+export function send(res: Response, reply: Reply): Sent {
+  const contentType =
+    reply.contentType ?? (reply.status >= 400 ? 'application/problem+json' : 'application/json');
+  res.status(reply.status);
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if (reply.body === undefined) {
+    res.end();
+  } else {
+    res.setHeader('Content-Type', `${contentType}; charset=utf-8`);
+    res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
+  }
+  return { reply, contentType };
+}

@@ -1,0 +1,57 @@
+import type { ErrorObject } from 'ajv';
+import type { ProblemError } from './problem.js';
+
+// openapi-backend validates one object whose top-level keys name the request part.
+const PARTS: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', header: 'header' };
+
+const escapeToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
+
+function pointerOf(error: ErrorObject): string {
+  const [, part = '', ...rest] = error.instancePath.split('/');
+  const tokens = [PARTS[part] ?? part, ...rest];
+  const child = error.params.missingProperty ?? error.params.additionalProperty;
+  if (typeof child === 'string') tokens.push(escapeToken(child));
+  // A missing body is reported as a missing `requestBody` property of the root.
+  if (tokens[0] === '' && tokens[1] === 'requestBody') return '/body';
+  return `/${tokens.filter((t, i) => i > 0 || t !== '').join('/')}`;
+}
+
+function messageOf(error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'required':
+      return error.params.missingProperty === 'requestBody' ? 'a JSON body is required' : 'is required';
+    case 'additionalProperties':
+      return 'is not allowed';
+    case 'enum':
+      return `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`;
+    case 'format':
+      return `must be a valid ${error.params.format}`;
+    case 'pattern':
+      return String(error.params.pattern).includes('[^\\s')
+        ? 'must not be blank or contain NUL characters'
+        : 'must not contain NUL characters';
+    case 'minProperties':
+      return 'must contain at least one field';
+    case 'type':
+      // Needs ajv's `verbose` option, which puts the offending value in `data`.
+      if (Array.isArray(error.data) && error.instancePath.startsWith('/query/')) return 'must be given once';
+      return `must be of type ${error.params.type}`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+/** Every violation, once each, with a pointer into the request as the contract names it. */
+export function toProblemErrors(errors: ErrorObject[]): ProblemError[] {
+  const seen = new Set<string>();
+  const result: ProblemError[] = [];
+  for (const error of errors) {
+    const item = { pointer: pointerOf(error), message: messageOf(error) };
+    const key = `${item.pointer}\0${item.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      result.push(item);
+    }
+  }
+  return result;
+}

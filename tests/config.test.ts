@@ -1,0 +1,140 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+const LONG_KEY = 'k'.repeat(32);
+let dataDir: string;
+
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'config-test-'));
+});
+afterEach(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const load = (env: NodeJS.ProcessEnv) => loadConfig(env, { dataDir });
+
+function failureOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    load(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults when nothing is set', () => {
+    const config = load({});
+    expect(config).toMatchObject({
+      env: 'development',
+      logLevel: 'info',
+      webConcurrency: 1,
+      http: { port: 8000, corsOrigins: [], trustedProxies: [] },
+      db: { url: undefined },
+      auth: {
+        accessTokenTtl: 900,
+        refreshTokenTtl: 604_800,
+        bcryptRounds: 12,
+        refreshReuseGraceSeconds: 0,
+        loginMaxFailures: 10,
+        loginWindowSeconds: 900,
+        rateLimitPerMinute: 1000,
+      },
+      admin: undefined,
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(load({ NODE_ENV: 'test', PORT: '', LOG_LEVEL: '' })).toMatchObject({ http: { port: 8000 }, logLevel: 'info' });
+  });
+
+  it('parses lists and normalises origins', () => {
+    const config = load({
+      NODE_ENV: 'test',
+      CORS_ORIGINS: 'https://App.example.com/, http://localhost:3000',
+      TRUSTED_PROXIES: 'loopback, 10.0.0.0/8, ::1, fd00::/8',
+    });
+    expect(config.http.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    expect(config.http.trustedProxies).toEqual(['loopback', '10.0.0.0/8', '::1', 'fd00::/8']);
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['BCRYPT_ROUNDS', '1e3'],
+    ['BCRYPT_ROUNDS', '3'],
+    ['ACCESS_TOKEN_TTL', '12abc'],
+    ['ACCESS_TOKEN_TTL', ' 900'],
+    ['DATABASE_URL', 'mysql://user:pass@db/app'],
+    ['CORS_ORIGINS', 'example.com'],
+    ['CORS_ORIGINS', 'https://example.com/app'],
+    ['LOG_LEVEL', 'verbose'],
+    ['TRUSTED_PROXIES', '10.0.0.0/33'],
+    ['TRUSTED_PROXIES', 'proxy.internal'],
+    ['AUTH_RATE_LIMIT', '-1'],
+  ])('names %s in the error when it is %j', (variable, value) => {
+    const error = failureOf({ NODE_ENV: 'test', [variable]: value });
+    expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} must `));
+    expect(error.problems).toHaveLength(1);
+  });
+
+  it('reports every bad variable in one error', () => {
+    const error = failureOf({ NODE_ENV: 'production', PORT: 'abc', LOG_LEVEL: 'loud', BCRYPT_ROUNDS: '99' });
+    expect(error.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['BCRYPT_ROUNDS', 'LOG_LEVEL', 'PORT', 'SECRET_KEY']);
+  });
+
+  it('refuses to start in production without SECRET_KEY', () => {
+    expect(failureOf({ NODE_ENV: 'production' }).message).toMatch(/SECRET_KEY must be set in production/);
+  });
+
+  it('refuses a SECRET_KEY shorter than 32 characters in production', () => {
+    expect(failureOf({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(31) }).message).toMatch(/SECRET_KEY must be at least 32 characters/);
+  });
+
+  it('accepts a 32-character SECRET_KEY in production', () => {
+    expect(load({ NODE_ENV: 'production', SECRET_KEY: LONG_KEY }).auth.secretKey).toBe(LONG_KEY);
+  });
+
+  it('never echoes secret values in the error', () => {
+    const error = failureOf({ NODE_ENV: 'production', SECRET_KEY: 'hunter2', DATABASE_URL: 'mysql://u:s3cret@db/app' });
+    expect(error.message).not.toMatch(/hunter2|s3cret/);
+  });
+
+  it('generates a development key and keeps it in the data directory, readable only by the owner', () => {
+    const { auth } = load({ NODE_ENV: 'development' });
+    const file = join(dataDir, 'secret_key');
+    expect(readFileSync(file, 'utf8').trim()).toBe(auth.secretKey);
+    expect(auth.secretKey.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('reuses the kept development key on the next start', () => {
+    const first = load({ NODE_ENV: 'development' }).auth.secretKey;
+    expect(load({ NODE_ENV: 'development' }).auth.secretKey).toBe(first);
+  });
+
+  it('uses an in-memory key in test mode without touching the disk', () => {
+    const { auth } = load({ NODE_ENV: 'test' });
+    expect(auth.secretKey.length).toBeGreaterThanOrEqual(32);
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it('refuses ADMIN_EMAIL without ADMIN_PASSWORD', () => {
+    expect(failureOf({ NODE_ENV: 'test', ADMIN_EMAIL: 'admin@example.com' }).message).toMatch(/ADMIN_PASSWORD must be set together with ADMIN_EMAIL/);
+  });
+
+  it('refuses an ADMIN_PASSWORD longer than 72 bytes of UTF-8', () => {
+    const password = `${'é'.repeat(36)}a`; // 37 characters, 73 bytes
+    const error = failureOf({ NODE_ENV: 'test', ADMIN_EMAIL: 'admin@example.com', ADMIN_PASSWORD: password });
+    expect(error.message).toMatch(/ADMIN_PASSWORD must be 8 characters to 72 bytes/);
+  });
+
+  it('lower-cases the admin email', () => {
+    const config = load({ NODE_ENV: 'test', ADMIN_EMAIL: 'Admin@Example.com', ADMIN_PASSWORD: 'correct horse' });
+    expect(config.admin).toEqual({ email: 'admin@example.com', password: 'correct horse' });
+  });
+});

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateToLatest, rollbackAll } from '../src/db/migrate.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+const APP_TABLES = ['refresh_tokens', 'sessions', 'tasks', 'users'];
+const OWNER_LISTING = 'select * from tasks where owner_id = ? order by created_at desc, id desc limit 20';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db?.destroy();
+});
+
+async function tables(): Promise<string[]> {
+  const rows: { table_name: string }[] = await db
+    .knex('information_schema.tables')
+    .select('table_name')
+    .whereRaw('table_schema = current_schema()')
+    .orderBy('table_name');
+  return rows.map((r) => r.table_name);
+}
+
+async function indexes(table: string): Promise<string[]> {
+  const rows: { indexname: string }[] = await db
+    .knex('pg_indexes')
+    .select('indexname')
+    .whereRaw('schemaname = current_schema()')
+    .andWhere('tablename', table);
+  return rows.map((r) => r.indexname);
+}
+
+async function insertUser(email: string): Promise<string> {
+  const [user] = await db.knex('users').insert({ email, password_hash: 'x' }).returning('id');
+  return user.id;
+}
+
+describe('migrations', () => {
+  it('create every table on the way up', async () => {
+    await migrateToLatest(db.knex);
+    expect(await tables()).toEqual(expect.arrayContaining(APP_TABLES));
+    expect(await indexes('tasks')).toEqual(
+      expect.arrayContaining(['tasks_owner_id_created_at_id_index', 'tasks_created_at_id_index']),
+    );
+  });
+
+  it('create the trigram index on task titles when pg_trgm is available', async () => {
+    const { rows } = await db.knex.raw("select 1 from pg_available_extensions where name = 'pg_trgm'");
+    if (rows.length > 0) expect(await indexes('tasks')).toContain('tasks_title_trgm_index');
+  });
+
+  it('leave only knex bookkeeping after rolling everything back', async () => {
+    await rollbackAll(db.knex);
+    expect(await tables()).toEqual(['knex_migrations', 'knex_migrations_lock']);
+  });
+
+  it('go up again after a full rollback', async () => {
+    await migrateToLatest(db.knex);
+    expect(await tables()).toEqual(expect.arrayContaining(APP_TABLES));
+  });
+});
+
+describe('tasks schema', () => {
+  it('serves one owner newest-first page from the owner index without sorting', async () => {
+    // Realistic spread: each owner's rows are too sparse to find via the created_at index and too
+    // many to fetch and sort, so only the owner index fits.
+    await db.knex.raw(
+      `insert into users (email, password_hash) select 'owner' || i || '@example.com', 'x' from generate_series(1, 20) as i`,
+    );
+    await db.knex.raw(
+      `insert into tasks (owner_id, title, created_at)
+       select u.id, 'task ' || i, now() - i * interval '1 second'
+       from users u cross join generate_series(1, 300) as i`,
+    );
+    const { id: owner } = await db.knex('users').first('id');
+    await db.knex.raw('analyze tasks');
+
+    const plan = await db.knex.transaction(async (trx) => {
+      // Local to the transaction, so it never leaks to another pooled connection.
+      await trx.raw('set local enable_seqscan = off');
+      const { rows } = await trx.raw(`explain ${OWNER_LISTING}`, [owner]);
+      return rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toContain('tasks_owner_id_created_at_id_index');
+    expect(plan).not.toMatch(/\bSort\b/);
+  });
+
+  it('rejects a status outside todo, in_progress and done', async () => {
+    const owner = await insertUser('status@example.com');
+    await expect(db.knex('tasks').insert({ owner_id: owner, title: 't', status: 'blocked' })).rejects.toMatchObject({
+      code: '23514',
+      constraint: 'tasks_status_check',
+    });
+  });
+
+  it('rejects an email that is not lower-case', async () => {
+    await expect(insertUser('Mixed@Example.com')).rejects.toMatchObject({
+      code: '23514',
+      constraint: 'users_email_lowercase',
+    });
+  });
+
+  it('returns counts as numbers and timestamps as dates with millisecond precision', async () => {
+    const [row] = await db.knex('tasks').select(db.knex.raw('count(*) as n, max(created_at) as latest'));
+    expect(typeof row.n).toBe('number');
+    expect(row.latest).toBeInstanceOf(Date);
+    const { rows } = await db.knex.raw("select '2026-11-24T10:00:00.123456Z'::timestamptz(3) as t");
+    expect(rows[0].t.toISOString()).toBe('2026-11-24T10:00:00.123Z');
+  });
+});
