@@ -188,3 +188,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts?: { dataDi
     }),
   );
 }
+
+/** For entry points: a bad configuration ends the process with its message, not a stack trace. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}

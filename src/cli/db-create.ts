@@ -1,3 +1,4 @@
+import { loadConfigOrExit } from '../config.js';
 import { databaseNameOf, ensureDatabaseExists } from '../db/create-database.js';
 
 function describe(err: unknown): string {
@@ -7,10 +8,10 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-const databaseUrl = process.argv[2];
+const databaseUrl = loadConfigOrExit().db.url;
 if (!databaseUrl) {
-  console.error('usage: db-create <postgres://user@host:port/database>');
-  process.exit(2);
+  console.log('DATABASE_URL is not set: the embedded database in DATA_DIR needs no creating.');
+  process.exit(0);
 }
 
 try {

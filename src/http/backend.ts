@@ -1,4 +1,4 @@
-import OpenAPIBackend, { type Context } from 'openapi-backend';
+import { OpenAPIBackend, type Context } from 'openapi-backend';
 import { loadSpec } from '../spec.js';
 import { checkMediaType, checkRoles } from './access.js';
 import { withFormats } from './ajv.js';
@@ -45,7 +45,8 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         call.operationId = c.operation?.operationId;
       },
       postSecurityHandler: (c: Context, call: Call) => {
-        if (!c.security.authorized) return;
+        // A secured operation that failed its check goes on to unauthorizedHandler instead.
+        if ((c.operation.security ?? []).length > 0 && !c.security.authorized) return;
         if (c.security.bearerAuth) checkRoles(c, c.security.bearerAuth as Caller);
         checkMediaType(c, call.hasBody);
       },

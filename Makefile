@@ -1,0 +1,71 @@
+# Two commands for a fresh machine with Node and npm: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export REDOCLY_TELEMETRY := off
+export NPM_CONFIG_UPDATE_NOTIFIER := false
+
+BIN := node_modules/.bin
+GENERATED ?= generated
+PG_TEST_URL ?= $(TEST_DATABASE_URL)
+
+.PHONY: help install generate lint build run start migrate db-create admin test test-embedded test-postgres mock docs clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: node_modules/.installed ## Install dependencies (only when the lockfile changed)
+
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+generate: install ## Bundle openapi/ and regenerate the TypeScript types in generated/
+	@mkdir -p $(GENERATED)
+	$(BIN)/redocly bundle openapi/openapi.yaml -o $(GENERATED)/openapi.json
+	$(BIN)/redocly bundle openapi/openapi.yaml -o $(GENERATED)/openapi.yaml
+	$(BIN)/openapi-typescript $(GENERATED)/openapi.yaml -o $(GENERATED)/openapi.d.ts
+
+lint: install ## Lint the spec (0 errors, 0 warnings) and type-check the TypeScript
+	$(BIN)/redocly lint openapi/openapi.yaml
+	$(BIN)/tsc --noEmit -p tsconfig.json
+
+build: install ## Compile to dist/
+	rm -rf dist
+	$(BIN)/tsc -p tsconfig.build.json
+	mkdir -p dist/generated && cp generated/openapi.json generated/openapi.yaml dist/generated/
+
+run: install migrate ## Install, migrate and serve on :8000 (embedded database unless DATABASE_URL is set)
+	$(BIN)/tsx src/main.ts
+
+start: build ## Serve the compiled build (what production runs)
+	node dist/src/main.js
+
+migrate: install ## Bring the database schema to the latest version
+	$(BIN)/tsx src/cli/migrate.ts
+
+db-create: install ## Create the database named in DATABASE_URL if it is missing
+	$(BIN)/tsx src/cli/db-create.ts
+
+admin: install ## Create an admin: make admin EMAIL=… PASSWORD=…
+	@ADMIN_EMAIL='$(EMAIL)' ADMIN_PASSWORD='$(PASSWORD)' $(BIN)/tsx src/cli/admin.ts
+
+test: install ## Run every test on the embedded database, and on PostgreSQL when TEST_DATABASE_URL is set
+	@$(MAKE) --no-print-directory test-embedded
+	@if [ -n "$(PG_TEST_URL)" ]; then $(MAKE) --no-print-directory test-postgres; else echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL run"; fi
+
+test-embedded: install
+	@echo "== tests on the embedded database (PGlite)"
+	env -u TEST_DATABASE_URL $(BIN)/vitest run
+
+test-postgres: install
+	@echo "== tests on PostgreSQL"
+	TEST_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/vitest run
+
+mock: install ## Serve a mock of the API from the spec on :4010 (coming: issue 5)
+	@echo "coming with the contract-consumers issue"
+
+docs: install ## Build the static docs site into dist/docs (coming: issue 5)
+	@echo "coming with the contract-consumers issue"
+
+clean: ## Remove build output
+	rm -rf dist

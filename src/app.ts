@@ -1,0 +1,97 @@
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { Knex } from 'knex';
+import type { OpenAPIV3 } from 'openapi-types';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { createAuthenticator } from './auth/authenticate.js';
+import { createTokens } from './auth/tokens.js';
+import type { Config } from './config.js';
+import { docsAssets, docsPolicy } from './docs/assets.js';
+import { createHandlers } from './handlers/index.js';
+import { createBackend, type Call } from './http/backend.js';
+import { toAppError } from './http/errors.js';
+import { requestId } from './http/request-id.js';
+import { createResponseValidator } from './http/response-validator.js';
+import { send, type Sent } from './http/send.js';
+
+export interface AppDeps {
+  config: Config;
+  knex: Knex;
+  logger: Logger;
+  /** Called with every mismatch between a response and the spec; tests fail on any. */
+  onResponseViolation?: (violations: string[]) => void;
+}
+
+const BODY_LIMIT = 64 * 1024;
+
+export async function createApp(deps: AppDeps) {
+  const { config, knex, logger } = deps;
+  const tokens = createTokens(config.auth);
+  const api = await createBackend({
+    handlers: createHandlers({ config, knex, tokens }),
+    authenticate: createAuthenticator({ knex, tokens }),
+  });
+  const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
+
+  const reply = (res: express.Response, operationId: string | undefined, sent: Sent) => {
+    const violations = validateResponse?.(operationId, sent.reply, sent.contentType) ?? [];
+    if (violations.length > 0) deps.onResponseViolation!(violations);
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.http.trustedProxies.length > 0 ? config.http.trustedProxies : false);
+  app.set('query parser', 'simple');
+  app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (_req, res) => res.locals.requestId,
+      quietReqLogger: true,
+      // Method, path and status only: headers carry tokens and query strings can carry personal data.
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+      },
+    }),
+  );
+  app.use(docsPolicy);
+  if (config.http.corsOrigins.length > 0) {
+    app.use(cors({ origin: config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] }));
+  }
+  app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));
+  app.use(docsAssets);
+
+  const route: RequestHandler = async (req, res, next) => {
+    const call: Call = {
+      requestId: res.locals.requestId,
+      ip: req.ip ?? '',
+      hasBody: Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined,
+    };
+    res.locals.call = call;
+    try {
+      const request = { method: req.method, path: req.path, query: req.query as Record<string, string | string[]>, headers: req.headers as Record<string, string | string[]>, body: req.body };
+      const result = await api.handleRequest(request, call);
+      reply(res, call.operationId, send(res, result));
+    } catch (error) {
+      next(error);
+    }
+  };
+  app.use(route);
+
+  const problemMiddleware: ErrorRequestHandler = (error, req, res, _next) => {
+    const { error: appError, unexpected } = toAppError(error);
+    if (unexpected) req.log.error({ err: error }, 'unexpected error');
+    if (res.headersSent) return res.end();
+    const call = res.locals.call as Call | undefined;
+    reply(res, call?.operationId, send(res, {
+      status: appError.status,
+      body: appError.toProblem(req.originalUrl.split('?')[0]),
+      headers: appError.extra.headers,
+    }));
+  };
+  app.use(problemMiddleware);
+
+  return { app, api };
+}

@@ -1,0 +1,115 @@
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from '../../generated/openapi.js';
+
+export type TokenPair = components['schemas']['TokenPair'];
+export type Problem = components['schemas']['Problem'];
+export type { paths, components };
+
+/** A problem+json error answer, thrown by `ok()`. */
+export class ApiProblem extends Error {
+  constructor(readonly problem: Problem) {
+    super(`${problem.status} ${problem.title}: ${problem.detail}`);
+  }
+  get status() {
+    return this.problem.status;
+  }
+}
+
+/** Unwraps an openapi-fetch result: the data, or an ApiProblem thrown. */
+export async function ok<T>(result: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await result;
+  if (response.ok) return data as T;
+  throw new ApiProblem((error ?? { type: 'about:blank', title: response.statusText, status: response.status, detail: '' }) as Problem);
+}
+
+export interface TaskClientOptions {
+  baseUrl: string;
+  tokens?: TokenPair;
+  /** Called whenever the pair changes (login, rotation, logout, a failed refresh), e.g. to persist it. */
+  onTokens?: (tokens: TokenPair | undefined) => void;
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface TaskClient extends Client<paths> {
+  readonly tokens: TokenPair | undefined;
+  setTokens(tokens: TokenPair | undefined): void;
+  /** Logs in and keeps the new pair. */
+  login(email: string, password: string): Promise<TokenPair>;
+  /** Ends this session on the server and forgets the pair. */
+  logout(): Promise<void>;
+}
+
+// Requests that carry no access token, or whose 401 says nothing about it.
+const NO_REFRESH = new Set(['/auth/login', '/auth/register', '/auth/refresh', '/auth/logout']);
+
+/**
+ * A typed client for the API: sends the bearer token, and on a 401 for an expired or revoked
+ * access token refreshes once (one refresh at a time, whatever the number of calls waiting) and
+ * retries the request with the new token.
+ */
+export function createTaskClient(options: TaskClientOptions): TaskClient {
+  const baseUrl = options.baseUrl.replace(/\/$/, '');
+  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  let tokens = options.tokens;
+  let refreshing: Promise<boolean> | undefined;
+  const pending = new WeakMap<Request, Request>();
+
+  const setTokens = (next: TokenPair | undefined) => {
+    tokens = next;
+    options.onTokens?.(next);
+  };
+
+  const refresh = (): Promise<boolean> =>
+    (refreshing ??= (async () => {
+      try {
+        const response = await fetchImpl(`${baseUrl}/auth/refresh`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ refresh_token: tokens?.refresh_token }),
+        });
+        setTokens(response.ok ? ((await response.json()) as TokenPair) : undefined);
+        return response.ok;
+      } finally {
+        refreshing = undefined;
+      }
+    })());
+
+  const client = createClient<paths>({ baseUrl, fetch: fetchImpl });
+  client.use({
+    onRequest({ request }) {
+      if (tokens && !request.headers.has('Authorization')) {
+        request.headers.set('Authorization', `Bearer ${tokens.access_token}`);
+      }
+      pending.set(request, request.clone());
+      return request;
+    },
+    async onResponse({ request, response }) {
+      const retry = pending.get(request);
+      pending.delete(request);
+      if (response.status !== 401 || !retry || !tokens || NO_REFRESH.has(new URL(request.url).pathname)) return response;
+      const problem = (await response.clone().json().catch(() => undefined)) as Problem | undefined;
+      if (problem?.type !== '/problems/unauthorized') return response; // e.g. a wrong current password
+      const sentToken = request.headers.get('Authorization')?.replace(/^Bearer /, '');
+      // Another call may have rotated the pair while this one was in flight.
+      if (sentToken === tokens.access_token && !(await refresh())) return response;
+      if (!tokens) return response;
+      retry.headers.set('Authorization', `Bearer ${tokens.access_token}`);
+      return fetchImpl(retry);
+    },
+  });
+
+  // A getter, so that callers always see the current pair (Object.assign would copy a snapshot).
+  Object.defineProperty(client, 'tokens', { get: () => tokens, enumerable: true });
+  return Object.assign(client as Client<paths> & Pick<TaskClient, 'tokens'>, {
+    setTokens,
+    async login(email: string, password: string) {
+      const pair = await ok(client.POST('/auth/login', { body: { email, password } }));
+      setTokens(pair);
+      return pair;
+    },
+    async logout() {
+      if (tokens) await ok(client.POST('/auth/logout', { body: { refresh_token: tokens.refresh_token } }));
+      setTokens(undefined);
+    },
+  });
+}

@@ -1,0 +1,68 @@
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import express, { type RequestHandler } from 'express';
+import helmet from 'helmet';
+
+const require = createRequire(import.meta.url);
+const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
+
+const SWAGGER_INIT = `window.ui = SwaggerUIBundle({
+  url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null,
+  persistAuthorization: true, deepLinking: true,
+});
+`;
+const REDOC_INIT = `Redoc.init('/openapi.json', {}, document.getElementById('redoc'));\n`;
+
+const page = (title: string, head: string, body: string) => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+${head}
+</head>
+<body>
+${body}
+</body>
+</html>
+`;
+
+export const swaggerUiPage = page(
+  'Task Management API — Swagger UI',
+  '<link rel="stylesheet" href="/docs/assets/swagger-ui.css">',
+  '<div id="swagger-ui"></div>\n<script src="/docs/assets/swagger-ui-bundle.js"></script>\n<script src="/docs/init.js"></script>',
+);
+
+export const redocPage = page(
+  'Task Management API — Reference',
+  '<style>body { margin: 0; }</style>',
+  '<div id="redoc"></div>\n<script src="/redoc/assets/redoc.standalone.js"></script>\n<script src="/redoc/init.js"></script>',
+);
+
+const javascript = (source: string): RequestHandler => (_req, res) => {
+  res.type('text/javascript').send(source);
+};
+
+/** Everything the two docs pages load, from npm packages: no CDN at run time. */
+export const docsAssets = express.Router()
+  .use('/docs/assets', express.static(packageDir('swagger-ui-dist'), { index: false }))
+  .use('/redoc/assets', express.static(`${packageDir('redoc')}/bundles`, { index: false }))
+  .get('/docs/init.js', javascript(SWAGGER_INIT))
+  .get('/redoc/init.js', javascript(REDOC_INIT));
+
+const apiHeaders = helmet();
+// The docs pages inject styles and Redoc starts a worker from a blob; the API itself needs neither.
+const docsHeaders = helmet({
+  contentSecurityPolicy: {
+    directives: {
+      'script-src': ["'self'"],
+      'style-src': ["'self'", "'unsafe-inline'"],
+      'img-src': ["'self'", 'data:'],
+      'worker-src': ["'self'", 'blob:'],
+      'connect-src': ["'self'"],
+    },
+  },
+});
+
+export const docsPolicy: RequestHandler = (req, res, next) =>
+  (/^\/(docs|redoc)(\/|$)/.test(req.path) ? docsHeaders : apiHeaders)(req, res, next);

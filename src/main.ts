@@ -1,0 +1,64 @@
+import cluster from 'node:cluster';
+import { once } from 'node:events';
+import type { Knex } from 'knex';
+import { pino } from 'pino';
+import { createApp } from './app.js';
+import { loadConfigOrExit, type Config } from './config.js';
+import { migrateToLatest } from './db/migrate.js';
+import { openDatabase } from './db/open.js';
+import { ensureAdmin } from './users/admin.js';
+
+async function prepareDatabase(config: Config, logger: pino.Logger) {
+  const knex = await openDatabase(config);
+  await migrateToLatest(knex);
+  if (config.admin) {
+    const created = await ensureAdmin(knex, config.admin, config.auth.bcryptRounds);
+    if (created) logger.info({ email: config.admin.email }, 'created the first admin');
+  }
+  return knex;
+}
+
+async function serve(config: Config, logger: pino.Logger, knex: Knex) {
+  const { app } = await createApp({ config, knex, logger });
+  const server = app.listen(config.http.port);
+  await once(server, 'listening');
+  logger.info({ port: config.http.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
+
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close();
+    server.closeIdleConnections();
+    await knex.destroy();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+const config = loadConfigOrExit();
+const logger = pino({ level: config.logLevel });
+
+if (cluster.isPrimary) {
+  // Migrate and seed once, before any worker starts: knex's migration lock would fail the others.
+  const knex = await prepareDatabase(config, logger);
+  if (config.webConcurrency === 1) {
+    await serve(config, logger, knex);
+  } else {
+    await knex.destroy();
+    let stopping = false;
+    for (let i = 0; i < config.webConcurrency; i++) cluster.fork();
+    cluster.on('exit', (worker, code) => {
+      if (stopping) return;
+      logger.error({ pid: worker.process.pid, code }, 'worker exited; starting another');
+      cluster.fork();
+    });
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        stopping = true;
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+      });
+    }
+  }
+} else {
+  await serve(config, logger, await openDatabase(config));
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { problemOf, useServer } from './support/server.js';
+
+const server = useServer();
+const PROBLEM = 'application/problem+json; charset=utf-8';
+const json = (body: string, contentType = 'application/json') => ({
+  method: 'POST',
+  headers: { 'Content-Type': contentType },
+  body,
+});
+
+describe('errors are problem+json with the contract status codes', () => {
+  it('an unknown route is 404', async () => {
+    const res = await server().fetch('/no/such/route');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toBe(PROBLEM);
+    expect(await problemOf(res)).toMatchObject({ type: '/problems/not-found', status: 404, instance: '/no/such/route' });
+  });
+
+  it('a wrong method on a known path is 405 with Allow', async () => {
+    const res = await server().fetch('/healthz', { method: 'DELETE' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('content-type')).toBe(PROBLEM);
+  });
+
+  it('malformed JSON is 400', async () => {
+    const res = await server().fetch('/auth/register', json('{"email":'));
+    expect(res.status).toBe(400);
+    expect(await problemOf(res)).toMatchObject({ type: '/problems/malformed-json', status: 400 });
+  });
+
+  it('a body that is not application/json is 415', async () => {
+    const res = await server().fetch('/auth/register', json('email=a@b.c', 'text/plain'));
+    expect(res.status).toBe(415);
+    expect(res.headers.get('content-type')).toBe(PROBLEM);
+  });
+
+  it('a body over 64 KiB is 413', async () => {
+    const body = JSON.stringify({ email: 'a@example.com', password: 'x'.repeat(70_000) });
+    const res = await server().fetch('/auth/register', json(body));
+    expect(res.status).toBe(413);
+    expect((await problemOf(res)).status).toBe(413);
+  });
+
+  it('a body that breaks the schema is 422 listing every violation with a pointer', async () => {
+    const res = await server().fetch('/auth/register', json(JSON.stringify({ email: 'nope', password: 'short', role: 'admin' })));
+    expect(res.status).toBe(422);
+    const problem = await problemOf(res);
+    expect(problem.type).toBe('/problems/validation-error');
+    expect(problem.errors!.map((e) => e.pointer).sort()).toEqual(['/body/email', '/body/password', '/body/role']);
+  });
+
+  it('a bare JSON scalar is 422, not 400', async () => {
+    const res = await server().fetch('/auth/register', json('"just a string"'));
+    expect(res.status).toBe(422);
+  });
+
+  it('a missing body is 422 pointing at /body', async () => {
+    const res = await server().fetch('/auth/login', { method: 'POST' });
+    expect(res.status).toBe(422);
+    expect((await problemOf(res)).errors).toEqual([{ pointer: '/body', message: 'a JSON body is required' }]);
+  });
+
+  it('5,000-deep nested JSON is a 4xx, not a crash', async () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const res = await server().fetch('/auth/login', json(`{"email":${deep},"password":"x"}`));
+    expect(res.status).toBe(422);
+  });
+
+  it('an unknown query parameter is 422 naming it', async () => {
+    const res = await server().fetch('/healthz?verbose=1');
+    expect(res.status).toBe(422);
+    expect((await problemOf(res)).errors).toEqual([{ pointer: '/query/verbose', message: 'is not allowed' }]);
+  });
+
+  it('a request without a token on a secured operation is 401 with WWW-Authenticate', async () => {
+    const res = await server().fetch('/tasks');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(res.headers.get('content-type')).toBe(PROBLEM);
+  });
+
+  it('responses carry no X-Powered-By', async () => {
+    const res = await server().fetch('/healthz');
+    expect(res.headers.has('x-powered-by')).toBe(false);
+  });
+});
+
+describe('request ids', () => {
+  it('a sane X-Request-Id is echoed', async () => {
+    const res = await server().fetch('/healthz', { headers: { 'X-Request-Id': 'abc-123' } });
+    expect(res.headers.get('x-request-id')).toBe('abc-123');
+  });
+
+  it('an unsafe X-Request-Id is replaced by a new id', async () => {
+    const res = await server().fetch('/healthz', { headers: { 'X-Request-Id': 'a b<script>' } });
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('errors carry an X-Request-Id too', async () => {
+    const res = await server().fetch('/nowhere');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+  });
+});
