@@ -3,6 +3,7 @@ import * as createUsers from './20261124000100_create_users.js';
 import * as createSessions from './20261124000200_create_sessions.js';
 import * as createRefreshTokens from './20261124000300_create_refresh_tokens.js';
 import * as createTasks from './20261124000400_create_tasks.js';
+import * as createRateLimits from './20261124000500_create_rate_limits.js';
 
 interface NamedMigration {
   name: string;
@@ -16,6 +17,7 @@ const migrations: NamedMigration[] = [
   { name: '20261124000200_create_sessions', migration: createSessions },
   { name: '20261124000300_create_refresh_tokens', migration: createRefreshTokens },
   { name: '20261124000400_create_tasks', migration: createTasks },
+  { name: '20261124000500_create_rate_limits', migration: createRateLimits },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

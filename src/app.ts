@@ -4,8 +4,8 @@ import type { Knex } from 'knex';
 import type { OpenAPIV3 } from 'openapi-types';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import { createAuthenticator } from './auth/authenticate.js';
-import { createTokens } from './auth/tokens.js';
+import { limitPerAddress } from './auth/address-limit.js';
+import { createAuth } from './auth/index.js';
 import type { Config } from './config.js';
 import { docsAssets, docsPolicy } from './docs/assets.js';
 import { createHandlers } from './handlers/index.js';
@@ -27,10 +27,10 @@ const BODY_LIMIT = 64 * 1024;
 
 export async function createApp(deps: AppDeps) {
   const { config, knex, logger } = deps;
-  const tokens = createTokens(config.auth);
+  const auth = createAuth(config, knex);
   const api = await createBackend({
-    handlers: createHandlers({ config, knex, tokens }),
-    authenticate: createAuthenticator({ knex, tokens }),
+    handlers: createHandlers({ config, knex, auth }),
+    authenticate: auth.authenticate,
   });
   const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
 
@@ -62,6 +62,7 @@ export async function createApp(deps: AppDeps) {
   }
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));
   app.use(docsAssets);
+  app.use('/auth', limitPerAddress(auth.limits, config.auth.rateLimitPerMinute));
 
   const route: RequestHandler = async (req, res, next) => {
     const call: Call = {

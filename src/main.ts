@@ -3,10 +3,13 @@ import { once } from 'node:events';
 import type { Knex } from 'knex';
 import { pino } from 'pino';
 import { createApp } from './app.js';
+import { pruneExpired } from './auth/pruning.js';
 import { loadConfigOrExit, type Config } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
 import { openDatabase } from './db/open.js';
 import { ensureAdmin } from './users/admin.js';
+
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 async function prepareDatabase(config: Config, logger: pino.Logger) {
   const knex = await openDatabase(config);
@@ -24,7 +27,12 @@ async function serve(config: Config, logger: pino.Logger, knex: Knex) {
   await once(server, 'listening');
   logger.info({ port: config.http.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
 
+  const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
+  void prune();
+  const pruning = setInterval(prune, PRUNE_EVERY_MS).unref();
+
   const stop = async (signal: string) => {
+    clearInterval(pruning);
     logger.info({ signal }, 'shutting down');
     server.close();
     server.closeIdleConnections();

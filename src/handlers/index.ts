@@ -1,15 +1,17 @@
 import type { Knex } from 'knex';
-import type { Tokens } from '../auth/tokens.js';
+import type { Auth } from '../auth/index.js';
 import type { Config } from '../config.js';
 import type { OperationHandlers } from '../http/operations.js';
+import { authHandlers } from './auth.js';
 import { operationsHandlers } from './operations.js';
 
 export interface HandlerDeps {
   config: Config;
   knex: Knex;
-  tokens: Tokens;
+  auth: Auth;
 }
 
 export const createHandlers = (deps: HandlerDeps): OperationHandlers => ({
   ...operationsHandlers(deps),
+  ...authHandlers(deps.auth),
 });

@@ -1,7 +1,9 @@
 import { Model } from 'objection';
+import type { components } from '../../../generated/openapi.js';
 import { User } from './User.js';
 
-export type TaskStatus = 'todo' | 'in_progress' | 'done';
+// The spec defines the values; the database's check constraint mirrors them.
+export type TaskStatus = components['schemas']['TaskStatus'];
 
 export class Task extends Model {
   static override tableName = 'tasks';

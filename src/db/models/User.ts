@@ -1,8 +1,10 @@
 import { Model } from 'objection';
+import type { components } from '../../../generated/openapi.js';
 import { Session } from './Session.js';
 import { Task } from './Task.js';
 
-export type Role = 'user' | 'admin';
+// The spec defines the values; the database's check constraint mirrors them.
+export type Role = components['schemas']['Role'];
 
 export class User extends Model {
   static override tableName = 'users';
