@@ -21,6 +21,16 @@ const pgTypes: Knex.PgCustomTypesConfig = {
     oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text' | 'binary'),
 };
 
+// knex-pglite names the result's command after knex's method, and knex calls a delete `del`: the
+// result then misses pg's DELETE branch and resolves to the raw result instead of a row count.
+// (knex's typings do not declare processResponse, hence the cast.)
+class PgliteClient extends ClientPgLite {
+  processResponse(obj: { method?: string }, runner: unknown): unknown {
+    const base = ClientPgLite.prototype as unknown as { processResponse(o: unknown, r: unknown): unknown };
+    return base.processResponse.call(this, obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+  }
+}
+
 export async function createDatabase(opts: { databaseUrl?: string; dataDir?: string }): Promise<Knex> {
   if (opts.databaseUrl) {
     return knex({
@@ -40,7 +50,7 @@ export async function createDatabase(opts: { databaseUrl?: string; dataDir?: str
   const pglite = new PGlite(dataDir, { extensions: { pg_trgm }, parsers: { [INT8_OID]: parseInt8 } });
   await pglite.waitReady;
   return knex({
-    client: ClientPgLite,
+    client: PgliteClient,
     // knex-pglite takes a ready instance this way; its typings only know file names.
     connection: { pglite } as unknown as Knex.StaticConnectionConfig,
     acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,

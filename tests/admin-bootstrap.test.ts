@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { ensureAdmin } from '../src/users/admin.js';
+import { useServer } from './support/server.js';
+import { signUp } from './support/users.js';
+
+const server = useServer();
+
+describe('the first admin', () => {
+  it('is created with the admin role when missing', async () => {
+    expect(await ensureAdmin(server().knex, { email: 'Boss@Example.com', password: 'first-passphrase' }, 4)).toBe(true);
+    const client = server().client();
+    await client.login('boss@example.com', 'first-passphrase');
+    expect((await client.GET('/auth/me')).data).toMatchObject({ email: 'boss@example.com', role: 'admin' });
+  });
+
+  it('is never overwritten: an existing account keeps its password and role', async () => {
+    const { email, password } = await signUp(server());
+    expect(await ensureAdmin(server().knex, { email, password: 'another-passphrase' }, 4)).toBe(false);
+    const client = server().client();
+    await client.login(email, password);
+    expect((await client.GET('/auth/me')).data?.role).toBe('user');
+  });
+});

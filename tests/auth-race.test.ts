@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { useServer } from './support/server.js';
+import { signUp } from './support/users.js';
+
+// PGlite runs one query at a time, so only real PostgreSQL can show a race.
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
+const N = 10;
+
+describe.skipIf(!onPostgres)('concurrent refreshes with one token (PostgreSQL only)', () => {
+  const server = useServer();
+  const refresh = (refresh_token: string) => server().client().POST('/auth/refresh', { body: { refresh_token } });
+
+  it(`of ${N} simultaneous refreshes exactly one succeeds and none fails with 5xx`, async () => {
+    const { client } = await signUp(server());
+    const token = client.tokens!.refresh_token;
+    const results = await Promise.all(Array.from({ length: N }, () => refresh(token)));
+    const statuses = results.map((r) => r.response.status).sort();
+    expect(statuses).toEqual([200, ...Array<number>(N - 1).fill(401)]);
+  });
+
+  it('afterwards at most one refresh token of that session works', async () => {
+    const { client } = await signUp(server());
+    const token = client.tokens!.refresh_token;
+    const results = await Promise.all(Array.from({ length: N }, () => refresh(token)));
+    const winners = results.filter((r) => r.response.status === 200).map((r) => r.data!.refresh_token);
+    const live = await Promise.all([token, ...winners].map((t) => refresh(t)));
+    expect(live.filter((r) => r.response.status === 200).length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe.skipIf(!onPostgres)('a client racing itself within REFRESH_REUSE_GRACE_SECONDS (PostgreSQL only)', () => {
+  const server = useServer({ REFRESH_REUSE_GRACE_SECONDS: '30' });
+
+  it('gets 401 for the losing refresh and keeps its session', async () => {
+    const { client } = await signUp(server());
+    const token = client.tokens!.refresh_token;
+    const results = await Promise.all(Array.from({ length: N }, () => server().client().POST('/auth/refresh', { body: { refresh_token: token } })));
+    const winner = results.find((r) => r.response.status === 200)!;
+    expect(results.filter((r) => r.response.status === 401)).toHaveLength(N - 1);
+    const next = await server().client().POST('/auth/refresh', { body: { refresh_token: winner.data!.refresh_token } });
+    expect(next.response.status).toBe(200);
+  });
+});
+
+describe('grace period on the embedded database too', () => {
+  const server = useServer({ REFRESH_REUSE_GRACE_SECONDS: '30' });
+
+  it('a replay within the grace period is 401 but does not revoke the session', async () => {
+    const { client } = await signUp(server());
+    const token = client.tokens!.refresh_token;
+    const first = await server().client().POST('/auth/refresh', { body: { refresh_token: token } });
+    const replay = await server().client().POST('/auth/refresh', { body: { refresh_token: token } });
+    expect(replay.response.status).toBe(401);
+    const next = await server().client().POST('/auth/refresh', { body: { refresh_token: first.data!.refresh_token } });
+    expect(next.response.status).toBe(200);
+  });
+});
