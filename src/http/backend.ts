@@ -51,8 +51,8 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         checkMediaType(c, call.hasBody);
       },
       unauthorizedHandler: (c: Context) => {
-        const error = (c.security.bearerAuth as { error?: unknown } | undefined)?.error;
-        throw error instanceof AppError ? error : problems.unauthorized();
+        // A failure that is not an AppError (the database is down, say) must not pass for a 401.
+        throw (c.security.bearerAuth as { error?: unknown } | undefined)?.error ?? problems.unauthorized();
       },
       validationFail: (c: Context) => {
         throw problems.validation(toProblemErrors(c.validation.errors ?? []));
