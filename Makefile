@@ -8,7 +8,7 @@ BIN := node_modules/.bin
 GENERATED ?= generated
 PG_TEST_URL ?= $(TEST_DATABASE_URL)
 
-.PHONY: help install generate lint build run start migrate db-create admin test test-embedded test-postgres mock docs clean
+.PHONY: help install generate lint build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,13 +49,18 @@ db-create: install ## Create the database named in DATABASE_URL if it is missing
 admin: install ## Create an admin: make admin EMAIL=… PASSWORD=…
 	@ADMIN_EMAIL='$(EMAIL)' ADMIN_PASSWORD='$(PASSWORD)' $(BIN)/tsx src/cli/admin.ts
 
-test: install ## Run every test on the embedded database, and on PostgreSQL when TEST_DATABASE_URL is set
+test: install ## Run every test on the embedded database, through Prism's validator, and on PostgreSQL when TEST_DATABASE_URL is set
 	@$(MAKE) --no-print-directory test-embedded
+	@$(MAKE) --no-print-directory test-conformance
 	@if [ -n "$(PG_TEST_URL)" ]; then $(MAKE) --no-print-directory test-postgres; else echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL run"; fi
 
 test-embedded: install
 	@echo "== tests on the embedded database (PGlite)"
 	env -u TEST_DATABASE_URL $(BIN)/vitest run
+
+test-conformance: install
+	@echo "== tests through prism proxy --errors (an independent check of every response)"
+	env -u TEST_DATABASE_URL CONFORMANCE=prism $(BIN)/vitest run
 
 test-postgres: install
 	@echo "== tests on PostgreSQL"

@@ -46,7 +46,8 @@ describe('failed-login limiting per email', () => {
 });
 
 describe('request limiting per client address on /auth/*', () => {
-  const server = useServer({ AUTH_RATE_LIMIT: '5' });
+  // Client addresses are what is tested: a proxy in between would be the only client.
+  const server = useServer({ AUTH_RATE_LIMIT: '5' }, { direct: true });
   const health = (headers: Record<string, string> = {}) => server().fetch('/auth/me', { headers });
 
   it('answers 429 with Retry-After past the limit, and X-Forwarded-For does not reset it', async () => {
@@ -63,7 +64,7 @@ describe('request limiting per client address on /auth/*', () => {
 });
 
 describe('request limiting behind a trusted proxy', () => {
-  const server = useServer({ AUTH_RATE_LIMIT: '2', TRUSTED_PROXIES: 'loopback' });
+  const server = useServer({ AUTH_RATE_LIMIT: '2', TRUSTED_PROXIES: 'loopback' }, { direct: true });
 
   it('counts each forwarded client address separately', async () => {
     const from = (ip: string) => server().fetch('/auth/me', { headers: { 'X-Forwarded-For': ip } });

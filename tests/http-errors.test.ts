@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { problemOf, useServer } from './support/server.js';
 
-const server = useServer();
+// Raw HTTP handling: a proxy in between would answer some of these itself.
+const server = useServer({}, { direct: true });
 const PROBLEM = 'application/problem+json; charset=utf-8';
 const json = (body: string, contentType = 'application/json') => ({
   method: 'POST',

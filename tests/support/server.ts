@@ -8,6 +8,7 @@ import { createApp } from '../../src/app.js';
 import { createTaskClient, type Problem, type TaskClient, type TokenPair } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { startConformanceProxy } from './conformance-proxy.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface TestServer {
@@ -22,7 +23,15 @@ export interface TestServer {
 }
 
 /** The real app on port 0 over a fresh, migrated database; every response is checked against the spec. */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface ServerOptions {
+  /**
+   * Bypass the conformance proxy. Only for tests of raw HTTP handling (malformed bodies, header
+   * details) that Prism, being a proxy, rewrites or answers itself.
+   */
+  direct?: boolean;
+}
+
+export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
   const db: TestDatabase = await createTestDatabase();
   await migrateToLatest(db.knex);
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', ...env });
@@ -35,14 +44,24 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   });
   const server: Server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // `make test-conformance` runs the whole suite once more through Prism.
+  const proxy = process.env.CONFORMANCE === 'prism' && !options.direct ? await startConformanceProxy(serverUrl) : undefined;
+  const baseUrl = proxy?.url ?? serverUrl;
+  const checkedFetch: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const found = response.headers.get('sl-violations');
+    if (found) violations.push(`prism: ${found}`);
+    return response;
+  };
   return {
     baseUrl,
     knex: db.knex,
     violations,
-    client: (tokens) => createTaskClient({ baseUrl, tokens }),
-    fetch: (path, init) => fetch(`${baseUrl}${path}`, init),
+    client: (tokens) => createTaskClient({ baseUrl, tokens, fetch: checkedFetch }),
+    fetch: (path, init) => checkedFetch(`${baseUrl}${path}`, init),
     async close() {
+      proxy?.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await db.destroy();
@@ -54,10 +73,10 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
  * One server for the file; after each test, asserts that every response the test caused matched
  * the spec.
  */
-export function useServer(env: Record<string, string> = {}) {
+export function useServer(env: Record<string, string> = {}, options: ServerOptions = {}) {
   let server: TestServer | undefined;
   beforeAll(async () => {
-    server = await startServer(env);
+    server = await startServer(env, options);
   });
   afterAll(async () => {
     await server?.close();
