@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import type { OperationHandlers } from '../http/operations.js';
 import { authHandlers } from './auth.js';
 import { operationsHandlers } from './operations.js';
+import { taskHandlers } from './tasks.js';
+import { userHandlers } from './users.js';
 
 export interface HandlerDeps {
   config: Config;
@@ -14,4 +16,6 @@ export interface HandlerDeps {
 export const createHandlers = (deps: HandlerDeps): OperationHandlers => ({
   ...operationsHandlers(deps),
   ...authHandlers(deps.auth),
+  ...taskHandlers(deps),
+  ...userHandlers(deps),
 });

@@ -1,0 +1,40 @@
+import type { Knex } from 'knex';
+import type { Sessions } from '../auth/sessions.js';
+import { User } from '../db/models/User.js';
+import { pageOf, type PageRequest } from '../db/paging.js';
+import type { Body, Caller } from '../http/operations.js';
+import { problems } from '../http/problem.js';
+
+const notFound = () => problems.notFound('The user does not exist.');
+
+/** User administration; who may call it is the spec's business (`x-roles: [admin]`). */
+export function createUsers(deps: { knex: Knex; sessions: Pick<Sessions, 'endAll'> }) {
+  const { knex, sessions } = deps;
+  return {
+    list: (page: PageRequest) => pageOf(User.query(knex), [['users.created_at', 'asc'], ['users.id', 'asc']], page),
+
+    async get(id: string) {
+      const user = await User.query(knex).findById(id);
+      if (!user) throw notFound();
+      return user;
+    },
+
+    async update(caller: Caller, id: string, { role, is_active }: Body<'updateUser'>) {
+      // UUIDs compare case-insensitively in the database, so must here too, or an upper-case id would slip past.
+      const self = id.toLowerCase() === caller.userId.toLowerCase();
+      if (self && (role === 'user' || is_active === false)) {
+        throw problems.conflict('An admin cannot demote or deactivate themself; ask another admin.');
+      }
+      return knex.transaction(async (trx) => {
+        const [user] = await User.query(trx)
+          .where('users.id', id)
+          .patch({ role, is_active, updated_at: trx.fn.now() })
+          .returning('*');
+        if (!user) throw notFound();
+        // Same transaction: a deactivated user never keeps a live session, even if this fails half-way.
+        if (is_active === false) await sessions.endAll(user.id, trx);
+        return user;
+      });
+    },
+  };
+}
