@@ -7,8 +7,11 @@ export NPM_CONFIG_UPDATE_NOTIFIER := false
 BIN := node_modules/.bin
 GENERATED ?= generated
 PG_TEST_URL ?= $(TEST_DATABASE_URL)
+MOCK_HOST ?= 127.0.0.1
+MOCK_PORT ?= 4010
+DOCS_OUT ?= dist/docs
 
-.PHONY: help install generate lint build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs clean
+.PHONY: help install generate lint breaking release-spec build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,9 +28,20 @@ generate: install ## Bundle openapi/ and regenerate the TypeScript types in gene
 	$(BIN)/redocly bundle openapi/openapi.yaml -o $(GENERATED)/openapi.yaml
 	$(BIN)/openapi-typescript $(GENERATED)/openapi.yaml -o $(GENERATED)/openapi.d.ts
 
-lint: install ## Lint the spec (0 errors, 0 warnings) and type-check the TypeScript
+lint: install ## Lint the spec (0 errors, 0 warnings), check it against the released one, type-check
 	$(BIN)/redocly lint openapi/openapi.yaml
+	@$(MAKE) --no-print-directory breaking
 	$(BIN)/tsc --noEmit -p tsconfig.json
+
+breaking: install ## Fail on a change that breaks clients of the last released spec, unless the major version moved
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  { $(BIN)/redocly bundle openapi/openapi.yaml -o "$$tmp/openapi.json" >"$$tmp/log" 2>&1 || { cat "$$tmp/log"; exit 1; }; } && \
+	  $(BIN)/tsx src/cli/breaking-changes.ts openapi/released "$$tmp/openapi.json"
+
+release-spec: generate ## On release: keep the bundled spec as openapi/released/<info.version>.json
+	@version=$$(node -p "require('./$(GENERATED)/openapi.json').info.version") && \
+	  cp $(GENERATED)/openapi.json "openapi/released/$$version.json" && \
+	  echo "openapi/released/$$version.json is now the base of make breaking: commit it with the release"
 
 build: install ## Compile to dist/
 	rm -rf dist
@@ -66,11 +80,12 @@ test-postgres: install
 	@echo "== tests on PostgreSQL"
 	TEST_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/vitest run
 
-mock: install ## Serve a mock of the API from the spec on :4010 (coming: issue 5)
-	@echo "coming with the contract-consumers issue"
+mock: install ## Serve a mock of the API from the spec's examples on http://127.0.0.1:4010 (Prism)
+	$(BIN)/prism mock openapi/openapi.yaml --host $(MOCK_HOST) --port $(MOCK_PORT)
 
-docs: install ## Build the static docs site into dist/docs (coming: issue 5)
-	@echo "coming with the contract-consumers issue"
+docs: install ## Build the reference docs as one self-contained, offline page: dist/docs/index.html
+	$(BIN)/redocly build-docs openapi/openapi.yaml --inlineBundle --output $(DOCS_OUT)/index.html
+	$(BIN)/tsx src/cli/offline-docs.ts $(DOCS_OUT)/index.html
 
 clean: ## Remove build output
 	rm -rf dist

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
+import { withoutCdnLogos } from './offline.js';
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
@@ -39,13 +41,19 @@ export const redocPage = page(
   '<div id="redoc"></div>\n<script src="/redoc/assets/redoc.standalone.js"></script>\n<script src="/redoc/init.js"></script>',
 );
 
-const javascript = (source: string): RequestHandler => (_req, res) => {
-  res.type('text/javascript').send(source);
+const javascript = (source: string | (() => string)): RequestHandler => (_req, res) => {
+  res.type('text/javascript').send(typeof source === 'string' ? source : source());
 };
+
+// Redoc's bundle, read once on first use, with its CDN logo made inline (see offline.ts).
+let redocBundle: string | undefined;
+const redocStandalone = () =>
+  (redocBundle ??= withoutCdnLogos(readFileSync(`${packageDir('redoc')}/bundles/redoc.standalone.js`, 'utf8')));
 
 /** Everything the two docs pages load, from npm packages: no CDN at run time. */
 export const docsAssets = express.Router()
   .use('/docs/assets', express.static(packageDir('swagger-ui-dist'), { index: false }))
+  .get('/redoc/assets/redoc.standalone.js', javascript(redocStandalone))
   .use('/redoc/assets', express.static(`${packageDir('redoc')}/bundles`, { index: false }))
   .get('/docs/init.js', javascript(SWAGGER_INIT))
   .get('/redoc/init.js', javascript(REDOC_INIT));

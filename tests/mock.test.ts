@@ -1,0 +1,155 @@
+// `make mock`: Prism serving openapi.yaml's examples, as a frontend team uses it before (or
+// instead of) a running server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTaskClient } from '../src/client/index.js';
+import { freePort } from './support/conformance-proxy.js';
+
+type Json = Record<string, any>;
+const spec = JSON.parse(readFileSync('generated/openapi.json', 'utf8')) as Json;
+const deref = (node: Json): Json => (node.$ref ? deref(node.$ref.slice(2).split('/').reduce((n: Json, k: string) => n[k], spec)) : node);
+const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
+const operations = Object.entries(spec.paths as Json).flatMap(([path, item]) =>
+  METHODS.filter((method) => item[method]).map((method) => ({ path, method, item: item as Json, op: item[method] as Json })),
+);
+const example = (path: string, method: string, status: string, mediaType = 'application/json') =>
+  deref(spec.paths[path][method].responses[status]).content[mediaType].example;
+
+const TOKEN = 'Bearer any-token-will-do';
+let prism: ChildProcess | undefined;
+let baseUrl = '';
+
+beforeAll(async () => {
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  // The binary itself (npx would leave a child behind), in its own process group.
+  prism = spawn('node_modules/.bin/prism', ['mock', 'openapi/openapi.yaml', '--host', '127.0.0.1', '--port', String(port), '-v', 'error'], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  for (let i = 0; i < 150; i++) {
+    if (await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false)) return;
+    if (prism.exitCode !== null) break;
+    await sleep(100);
+  }
+  throw new Error(`prism mock did not answer on ${baseUrl} within 15 s`);
+});
+
+afterAll(() => {
+  if (!prism?.pid) return;
+  for (const target of [-prism.pid, prism.pid]) {
+    try {
+      process.kill(target, 'SIGTERM'); // the process group, then the process itself
+    } catch {
+      // already gone
+    }
+  }
+});
+
+describe('the mock server (make mock)', () => {
+  it('lets a frontend log in, list, create, and see validation and auth errors through the typed client', async () => {
+    const client = createTaskClient({ baseUrl });
+
+    const tokens = await client.login('ada@example.com', 'correct-horse-battery');
+    expect(tokens).toEqual(example('/auth/login', 'post', '200'));
+    expect(client.tokens?.access_token).toMatch(/^eyJ/);
+
+    const list = await client.GET('/tasks', { params: { query: { limit: 20 } } });
+    expect(list.response.status).toBe(200);
+    expect(list.data).toEqual(example('/tasks', 'get', '200'));
+    expect(list.data?.items[0]?.title).toBe('Write the quarterly report');
+
+    const created = await client.POST('/tasks', { body: { title: 'Buy milk' } });
+    expect(created.response.status).toBe(201);
+    expect(created.data).toEqual(example('/tasks', 'post', '201'));
+    expect(created.response.headers.get('Location')).toBe('/tasks/9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11');
+
+    // An invalid body: Prism answers with the spec's own 422 example, and names the real
+    // violation in its sl-violations header.
+    const invalid = await client.POST('/tasks', { body: { title: '' } });
+    expect(invalid.response.status).toBe(422);
+    expect(invalid.response.headers.get('Content-Type')).toMatch(/^application\/problem\+json/);
+    expect(invalid.error).toMatchObject({ type: '/problems/validation-error', status: 422 });
+    expect(JSON.parse(invalid.response.headers.get('sl-violations')!)).toContainEqual(
+      expect.objectContaining({ location: ['request', 'body', 'title'], code: 'minLength' }),
+    );
+
+    const anonymous = createTaskClient({ baseUrl });
+    const refused = await anonymous.GET('/tasks');
+    expect(refused.response.status).toBe(401);
+    expect(refused.response.headers.get('WWW-Authenticate')).toBe('Bearer');
+    expect(refused.error).toEqual(example('/tasks', 'get', '401', 'application/problem+json'));
+  });
+
+  it('refuses bad parameters and unknown fields with 422, as the server does', async () => {
+    const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
+    const cases = [
+      client.GET('/tasks', { params: { query: { limit: 500 } } }),
+      client.GET('/tasks/{id}', { params: { path: { id: 'not-a-uuid' } } }),
+      client.POST('/tasks', { body: { title: 'x', owner_id: '3fa85f64-5717-4562-b3fc-2c963f66afa6' } as never }),
+      client.PUT('/tasks/{id}', { params: { path: { id: '9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11' } }, body: {} }),
+      client.POST('/auth/register', { body: { email: 'ada@example.com' } as never }),
+    ];
+    for (const { response, error } of await Promise.all(cases)) {
+      expect(response.status, response.url).toBe(422);
+      expect(error).toMatchObject({ type: '/problems/validation-error' });
+    }
+  });
+
+  it('checks the bearer scheme: no token or another scheme is 401, any bearer token passes', async () => {
+    for (const headers of [{}, { Authorization: 'Basic YWRhOnNlY3JldA==' }] as Array<Record<string, string>>) {
+      const res = await fetch(`${baseUrl}/auth/me`, { headers });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ type: '/problems/unauthorized', status: 401 });
+    }
+    expect((await fetch(`${baseUrl}/auth/me`, { headers: { Authorization: TOKEN } })).status).toBe(200);
+  });
+
+  it.each(operations.map(({ path, method, item, op }) => [`${method.toUpperCase()} ${path}`, path, method, item, op] as const))(
+    'answers %s with its documented example',
+    async (_name, path, method, item, op) => {
+      const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map(deref);
+      const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => params.find((p) => p.in === 'path' && p.name === name)!.example);
+      const body = op.requestBody ? deref(op.requestBody).content['application/json'].example : undefined;
+      const res = await fetch(`${baseUrl}${url}`, {
+        method: method.toUpperCase(),
+        headers: { Authorization: TOKEN, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const status = Object.keys(op.responses).find((code) => code.startsWith('2'))!;
+      expect(res.status).toBe(Number(status));
+      const content = deref(op.responses[status]).content as Json | undefined;
+      if (!content) return expect(await res.text()).toBe('');
+      const [mediaType, media] = Object.entries(content)[0]!;
+      expect(res.headers.get('Content-Type')).toContain(mediaType);
+      if (mediaType === 'application/json') expect(await res.json()).toEqual(media.example);
+      else expect(await res.text()).toBe(media.example);
+    },
+  );
+
+  it('answers every documented error status with that status\'s own example (Prefer: code=…)', async () => {
+    const checked: string[] = [];
+    for (const { path, method, item, op } of operations) {
+      const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map(deref);
+      const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => params.find((p) => p.in === 'path' && p.name === name)!.example);
+      const body = op.requestBody ? deref(op.requestBody).content['application/json'].example : undefined;
+      for (const [status, response] of Object.entries(op.responses as Json)) {
+        if (!/^[45]/.test(status)) continue;
+        const res = await fetch(`${baseUrl}${url}`, {
+          method: method.toUpperCase(),
+          headers: { Authorization: TOKEN, Prefer: `code=${status}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const where = `${method.toUpperCase()} ${path} ${status}`;
+        expect(res.status, where).toBe(Number(status));
+        const problem = (await res.json()) as Json;
+        expect(problem, where).toEqual(deref(response).content['application/problem+json'].example);
+        expect(problem.status, `${where}: the example's own status`).toBe(Number(status));
+        checked.push(where);
+      }
+    }
+    expect(checked.length).toBeGreaterThan(50);
+  });
+});
