@@ -1,0 +1,69 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { once } from 'node:events';
+import type { Knex } from 'knex';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.js';
+import { createTaskClient, type TaskClient, type TokenPair } from '../../src/client/index.js';
+import { loadConfig } from '../../src/config.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { startConformanceProxy } from './conformance-proxy.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface TestServer {
+  baseUrl: string;
+  knex: Knex;
+  /** A fresh typed client, the same one other teams use. */
+  client(tokens?: TokenPair): TaskClient;
+  /** Plain fetch against the server, for requests the typed client cannot make (bad JSON, wrong media types). */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  violations: string[];
+  close(): Promise<void>;
+}
+
+/** The real app on port 0 over a fresh, migrated database; every response is checked against the spec. */
+export interface ServerOptions {
+  /**
+   * Bypass the conformance proxy. Only for tests of raw HTTP handling (malformed bodies, header
+   * details) that Prism, being a proxy, rewrites or answers itself.
+   */
+  direct?: boolean;
+}
+
+export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
+  const db: TestDatabase = await createTestDatabase();
+  await migrateToLatest(db.knex);
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', ...env });
+  const violations: string[] = [];
+  const { app } = await createApp({
+    config,
+    knex: db.knex,
+    logger: pino({ level: 'silent' }),
+    onResponseViolation: (found) => violations.push(...found),
+  });
+  const server: Server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // `make test-conformance` runs the whole suite once more through Prism.
+  const proxy = process.env.CONFORMANCE === 'prism' && !options.direct ? await startConformanceProxy(serverUrl) : undefined;
+  const baseUrl = proxy?.url ?? serverUrl;
+  const checkedFetch: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    const found = response.headers.get('sl-violations');
+    if (found) violations.push(`prism: ${found}`);
+    return response;
+  };
+  return {
+    baseUrl,
+    knex: db.knex,
+    violations,
+    client: (tokens) => createTaskClient({ baseUrl, tokens, fetch: checkedFetch }),
+    fetch: (path, init) => checkedFetch(`${baseUrl}${path}`, init),
+    async close() {
+      proxy?.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await db.destroy();
+    },
+  };
+}
