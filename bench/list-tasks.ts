@@ -34,7 +34,7 @@ try {
   show('GET /tasks?offset=400', await measure(N, () => ok(me.client.GET('/tasks', { params: { query: { offset: 400 } } }))));
   show('GET /tasks?q=… (title substring)', await measure(N, () => ok(me.client.GET('/tasks', { params: { query: { q: 'task 4' } } }))));
 
-  const explain = async (label: string, sql: string, bindings: unknown[]) => {
+  const explain = async (label: string, sql: string, bindings: string[]) => {
     const { rows } = await knex.raw(`explain ${sql}`, bindings);
     console.log(`\nEXPLAIN ${label}\n${rows.map((r: Record<string, string>) => `  ${Object.values(r)[0]}`).join('\n')}`);
   };
