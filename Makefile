@@ -11,7 +11,7 @@ MOCK_HOST ?= 127.0.0.1
 MOCK_PORT ?= 4010
 DOCS_OUT ?= dist/docs
 
-.PHONY: help install generate lint breaking release-spec build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs clean
+.PHONY: help install generate lint breaking release-spec build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,10 @@ mock: install ## Serve a mock of the API from the spec's examples on http://127.
 docs: install ## Build the reference docs as one self-contained, offline page: dist/docs/index.html
 	$(BIN)/redocly build-docs openapi/openapi.yaml --inlineBundle --output $(DOCS_OUT)/index.html
 	$(BIN)/tsx src/cli/offline-docs.ts $(DOCS_OUT)/index.html
+
+bench: install ## Print latency figures and query plans (embedded database; set TEST_DATABASE_URL for PostgreSQL)
+	$(BIN)/tsx bench/login-timing.ts
+	$(BIN)/tsx bench/list-tasks.ts
 
 clean: ## Remove build output
 	rm -rf dist
