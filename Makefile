@@ -7,6 +7,8 @@ export NPM_CONFIG_UPDATE_NOTIFIER := false
 BIN := node_modules/.bin
 GENERATED ?= generated
 PG_TEST_URL ?= $(TEST_DATABASE_URL)
+# Each run also writes a JSON report, which .ci/run adds up into one closing line.
+REPORT = --reporter=default --reporter=json --outputFile.json=dist/test-results/$(1).json
 MOCK_HOST ?= 127.0.0.1
 MOCK_PORT ?= 4010
 DOCS_OUT ?= dist/docs
@@ -70,15 +72,15 @@ test: install ## Run every test on the embedded database, through Prism's valida
 
 test-embedded: install
 	@echo "== tests on the embedded database (PGlite)"
-	env -u TEST_DATABASE_URL $(BIN)/vitest run
+	env -u TEST_DATABASE_URL $(BIN)/vitest run $(call REPORT,embedded)
 
 test-conformance: install
 	@echo "== tests through prism proxy --errors (an independent check of every response)"
-	env -u TEST_DATABASE_URL CONFORMANCE=prism $(BIN)/vitest run
+	env -u TEST_DATABASE_URL CONFORMANCE=prism $(BIN)/vitest run $(call REPORT,conformance)
 
 test-postgres: install
 	@echo "== tests on PostgreSQL"
-	TEST_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/vitest run
+	TEST_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/vitest run $(call REPORT,postgres)
 
 mock: install ## Serve a mock of the API from the spec's examples on http://127.0.0.1:4010 (Prism)
 	$(BIN)/prism mock openapi/openapi.yaml --host $(MOCK_HOST) --port $(MOCK_PORT)
