@@ -34,7 +34,7 @@ export async function createApp(deps: AppDeps) {
   });
   const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
 
-  const reply = (res: express.Response, operationId: string | undefined, sent: Sent) => {
+  const check = (operationId: string | undefined, sent: Sent) => {
     const violations = validateResponse?.(operationId, sent.reply, sent.contentType) ?? [];
     if (violations.length > 0) deps.onResponseViolation!(violations);
   };
@@ -58,7 +58,8 @@ export async function createApp(deps: AppDeps) {
   );
   app.use(docsPolicy);
   if (config.http.corsOrigins.length > 0) {
-    app.use(cors({ origin: config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins, exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] }));
+    const origin = config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins;
+    app.use(cors({ origin, exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] }));
   }
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));
   app.use(docsAssets);
@@ -72,9 +73,17 @@ export async function createApp(deps: AppDeps) {
     };
     res.locals.call = call;
     try {
-      const request = { method: req.method, path: req.path, query: req.query as Record<string, string | string[]>, headers: req.headers as Record<string, string | string[]>, body: req.body };
+      // A plain object: openapi-backend loses express 5's getter-based fields when it coerces types.
+      const request = {
+        // HEAD is GET without the body (Node drops it), as HTTP requires; the spec lists GET only.
+        method: req.method === 'HEAD' ? 'GET' : req.method,
+        path: req.path,
+        query: req.query as Record<string, string | string[]>,
+        headers: req.headers as Record<string, string | string[]>,
+        body: req.body,
+      };
       const result = await api.handleRequest(request, call);
-      reply(res, call.operationId, send(res, result));
+      check(call.operationId, send(res, result));
     } catch (error) {
       next(error);
     }
@@ -86,7 +95,7 @@ export async function createApp(deps: AppDeps) {
     if (unexpected) req.log.error({ err: error }, 'unexpected error');
     if (res.headersSent) return res.end();
     const call = res.locals.call as Call | undefined;
-    reply(res, call?.operationId, send(res, {
+    check(call?.operationId, send(res, {
       status: appError.status,
       body: appError.toProblem(req.originalUrl.split('?')[0]),
       headers: appError.extra.headers,

@@ -104,3 +104,11 @@ describe('request ids', () => {
     expect(res.headers.get('x-request-id')).toBeTruthy();
   });
 });
+
+describe('HEAD', () => {
+  it('answers like GET, without a body', async () => {
+    const res = await server().fetch('/healthz', { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+  });
+});
