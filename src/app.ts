@@ -12,6 +12,8 @@ import { createHandlers } from './handlers/index.js';
 import { createBackend, type Call } from './http/backend.js';
 import { toAppError } from './http/errors.js';
 import { requestId } from './http/request-id.js';
+import { decodablePath } from './http/body.js';
+import { problems } from './http/problem.js';
 import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
 
@@ -35,7 +37,7 @@ export async function createApp(deps: AppDeps) {
   const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
 
   const check = (operationId: string | undefined, sent: Sent) => {
-    const violations = validateResponse?.(operationId, sent.reply, sent.contentType) ?? [];
+    const violations = validateResponse?.(operationId, sent) ?? [];
     if (violations.length > 0) deps.onResponseViolation!(violations);
   };
 
@@ -61,7 +63,11 @@ export async function createApp(deps: AppDeps) {
     const origin = config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins;
     app.use(cors({ origin, exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] }));
   }
-  app.use(express.json({ limit: BODY_LIMIT, strict: false, type: 'application/json' }));
+  app.use((req, _res, next) => next(decodablePath(req.path) ? undefined : problems.notFound('The path is not validly percent-encoded.')));
+  // Only where the operation takes a body: elsewhere a body is ignored, never a reason for 400 or 413.
+  const takesJson = (req: express.Request) =>
+    req.is('application/json') === 'application/json' && Boolean(api.matchOperation({ method: req.method, path: req.path, headers: {} })?.requestBody);
+  app.use(express.json({ limit: BODY_LIMIT, strict: false, type: (req) => takesJson(req as express.Request) }));
   app.use(docsAssets);
   app.use('/auth', limitPerAddress(auth.limits, config.auth.rateLimitPerMinute));
 
@@ -80,7 +86,9 @@ export async function createApp(deps: AppDeps) {
         path: req.path,
         query: req.query as Record<string, string | string[]>,
         headers: req.headers as Record<string, string | string[]>,
-        body: req.body,
+        // Re-encoded: openapi-backend parses a string body as JSON, which would take a JSON string
+        // holding JSON for the object inside it.
+        body: typeof req.body === 'string' ? JSON.stringify(req.body) : req.body,
       };
       const result = await api.handleRequest(request, call);
       check(call.operationId, send(res, result));

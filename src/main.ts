@@ -1,15 +1,17 @@
 import cluster from 'node:cluster';
-import { once } from 'node:events';
 import type { Knex } from 'knex';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 import { pruneExpired } from './auth/pruning.js';
 import { loadConfigOrExit, type Config } from './config.js';
 import { migrateToLatest } from './db/migrate.js';
+import { listen, stop } from './http/server.js';
 import { openDatabase } from './db/open.js';
 import { ensureAdmin } from './users/admin.js';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+// Shorter than the usual 30 s a container gets between SIGTERM and SIGKILL.
+const SHUTDOWN_GRACE_MS = 20_000;
 
 async function prepareDatabase(config: Config, logger: pino.Logger) {
   const knex = await openDatabase(config);
@@ -23,24 +25,22 @@ async function prepareDatabase(config: Config, logger: pino.Logger) {
 
 async function serve(config: Config, logger: pino.Logger, knex: Knex) {
   const { app } = await createApp({ config, knex, logger });
-  const server = app.listen(config.http.port);
-  await once(server, 'listening');
+  const server = await listen(app, config.http.port);
   logger.info({ port: config.http.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
 
   const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
   void prune();
   const pruning = setInterval(prune, PRUNE_EVERY_MS).unref();
 
-  const stop = async (signal: string) => {
+  const shutDown = async (signal: string) => {
     clearInterval(pruning);
     logger.info({ signal }, 'shutting down');
-    server.close();
-    server.closeIdleConnections();
+    await stop(server, SHUTDOWN_GRACE_MS);
     await knex.destroy();
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void shutDown('SIGTERM'));
+  process.once('SIGINT', () => void shutDown('SIGINT'));
 }
 
 const config = loadConfigOrExit();

@@ -112,3 +112,37 @@ describe('HEAD', () => {
     expect(await res.text()).toBe('');
   });
 });
+
+describe('requests the HTTP layer itself refuses', () => {
+  it('a path with a malformed percent-escape is 404, not a crash', async () => {
+    for (const path of ['/tasks/%zz', '/users/%', '/tasks/%E0%A4%A']) {
+      const res = await server().fetch(path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type')).toBe(PROBLEM);
+    }
+  });
+
+  it('a JSON string that holds JSON is a string, not the object inside it', async () => {
+    const res = await server().fetch('/auth/login', json(JSON.stringify(JSON.stringify({ email: 'a@example.com', password: 'whatever-password' }))));
+    expect(res.status).toBe(422);
+    expect((await problemOf(res)).errors).toEqual([{ pointer: '/body', message: 'must be of type object' }]);
+  });
+
+  it('a body sent to an operation that takes none is ignored, even if malformed', async () => {
+    const res = await server().fetch('/auth/logout-all', json('{'));
+    expect(res.status).toBe(401);
+  });
+
+  it('a malformed body sent to an unknown route is 404', async () => {
+    const res = await server().fetch('/nowhere', json('{'));
+    expect(res.status).toBe(404);
+  });
+
+  it('oversized headers get 431 problem+json with an X-Request-Id', async () => {
+    const res = await server().fetch('/healthz', { headers: { 'X-Padding': 'x'.repeat(20_000) } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toBe(PROBLEM);
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    expect((await problemOf(res)).status).toBe(431);
+  });
+});

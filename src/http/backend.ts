@@ -6,6 +6,7 @@ import type { Caller, HandlerRequest, OperationHandlers, OperationId } from './o
 import { AppError, problems } from './problem.js';
 import type { Reply } from './reply.js';
 import { toProblemErrors } from './validation-errors.js';
+import { unstorableStrings } from './body.js';
 
 /** What the express glue knows of a request and hands to openapi-backend with it. */
 export interface Call {
@@ -73,6 +74,9 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
   await api.init();
   for (const [operationId, handler] of Object.entries(deps.handlers)) {
     api.register(operationId, (c: Context, call: Call): Promise<Reply> => {
+      // After validation, so the body is known to be the spec's shape (and shallow).
+      const unstorable = unstorableStrings(c.request.requestBody);
+      if (unstorable.length > 0) throw problems.validation(unstorable);
       const request: HandlerRequest<OperationId> = {
         body: c.request.requestBody,
         query: c.request.query,

@@ -1,7 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import type { OpenAPIV3 } from 'openapi-types';
 import { createAjv } from './ajv.js';
-import type { Reply } from './reply.js';
+import type { Sent } from './send.js';
 
 type Responses = Record<string, OpenAPIV3.ResponseObject>;
 
@@ -33,8 +33,9 @@ export function createResponseValidator(definition: OpenAPIV3.Document) {
   }
 
   /** The violations found; empty when the reply matches the spec. */
-  return function check(operationId: string | undefined, reply: Reply, contentType: string): string[] {
+  return function check(operationId: string | undefined, { reply, contentType, headers }: Sent): string[] {
     const where = `${operationId ?? '(no operation)'} ${reply.status}`;
+    if (headers['x-request-id'] === undefined) return [`${where}: no X-Request-Id`];
     // Nothing a client sends may cause a 500; only 503 (database down) is an expected server error.
     if (reply.status >= 500 && reply.status !== 503) return [`${where}: server error`];
     if (!operationId) {
@@ -43,6 +44,9 @@ export function createResponseValidator(definition: OpenAPIV3.Document) {
     }
     const response = responsesOf.get(operationId)?.[String(reply.status)];
     if (!response) return [`${where}: status is not documented`];
+    // Our convention: a header the spec documents for a response is always sent with it.
+    const missing = Object.keys(response.headers ?? {}).filter((name) => headers[name.toLowerCase()] === undefined);
+    if (missing.length > 0) return [`${where}: missing header ${missing.join(', ')}`];
     const mediaType = contentType.split(';')[0]!.trim();
     if (!response.content) return reply.body === undefined ? [] : [`${where}: documented without a body`];
     const media = response.content[mediaType];

@@ -4,6 +4,8 @@ import type { Reply } from './reply.js';
 export interface Sent {
   reply: Reply;
   contentType: string;
+  /** Every header sent, including those set by middleware (X-Request-Id, CORS). */
+  headers: Record<string, unknown>;
 }
 
 export function send(res: Response, reply: Reply): Sent {
@@ -17,5 +19,5 @@ export function send(res: Response, reply: Reply): Sent {
     res.setHeader('Content-Type', `${contentType}; charset=utf-8`);
     res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body));
   }
-  return { reply, contentType };
+  return { reply, contentType, headers: res.getHeaders() };
 }

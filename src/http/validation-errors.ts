@@ -4,7 +4,8 @@ import type { ProblemError } from './problem.js';
 // openapi-backend validates one object whose top-level keys name the request part.
 const PARTS: Record<string, string> = { requestBody: 'body', query: 'query', path: 'path', header: 'header' };
 
-const escapeToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
+/** RFC 6901: a property name as one JSON-pointer token. */
+export const escapeToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
 
 function pointerOf(error: ErrorObject): string {
   const [, part = '', ...rest] = error.instancePath.split('/');

@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { once } from 'node:events';
 import type { Knex } from 'knex';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.js';
 import { createTaskClient, type TaskClient, type TokenPair } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { listen } from '../../src/http/server.js';
 import { startConformanceProxy } from './conformance-proxy.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -41,8 +41,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     logger: pino({ level: 'silent' }),
     onResponseViolation: (found) => violations.push(...found),
   });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const server: Server = await listen(app, 0, '127.0.0.1');
   const serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // `make test-conformance` runs the whole suite once more through Prism.
   const proxy = process.env.CONFORMANCE === 'prism' && !options.direct ? await startConformanceProxy(serverUrl) : undefined;
