@@ -62,8 +62,11 @@ migrate: install ## Bring the database schema to the latest version
 db-create: install ## Create the database named in DATABASE_URL if it is missing
 	$(BIN)/tsx src/cli/db-create.ts
 
+# Exported by make, not spliced into a shell command: quotes and $ in a password stay as typed.
+admin: export ADMIN_EMAIL = $(value EMAIL)
+admin: export ADMIN_PASSWORD = $(value PASSWORD)
 admin: install ## Create an admin: make admin EMAIL=… PASSWORD=…
-	@ADMIN_EMAIL='$(EMAIL)' ADMIN_PASSWORD='$(PASSWORD)' $(BIN)/tsx src/cli/admin.ts
+	@$(BIN)/tsx src/cli/admin.ts
 
 test: install ## Run every test on the embedded database, through Prism's validator, and on PostgreSQL when TEST_DATABASE_URL is set
 	@$(MAKE) --no-print-directory test-embedded

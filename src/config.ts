@@ -3,6 +3,7 @@ import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'no
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { MAX_PASSWORD_BYTES, passwordTooLong } from './auth/passwords.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -126,7 +127,7 @@ const schema = z
     ADMIN_EMAIL: z.email('must be a valid email address').max(254, 'must be at most 254 characters').transform((s) => s.toLowerCase()).optional(),
     ADMIN_PASSWORD: z
       .string()
-      .refine((s) => [...s].length >= 8 && Buffer.byteLength(s, 'utf8') <= 72, 'must be 8 characters to 72 bytes of UTF-8 (the bcrypt limit)')
+      .refine((s) => [...s].length >= 8 && !passwordTooLong(s), `must be 8 characters to ${MAX_PASSWORD_BYTES} bytes of UTF-8 (the bcrypt limit)`)
       .optional(),
     REFRESH_REUSE_GRACE_SECONDS: int(0, 300, 0),
     LOGIN_MAX_FAILURES: int(1, 1000, 10),

@@ -17,8 +17,11 @@ async function prepareDatabase(config: Config, logger: pino.Logger) {
   const knex = await openDatabase(config);
   await migrateToLatest(knex);
   if (config.admin) {
-    const created = await ensureAdmin(knex, config.admin, config.auth.bcryptRounds);
-    if (created) logger.info({ email: config.admin.email }, 'created the first admin');
+    const outcome = await ensureAdmin(knex, config.admin, config.auth.bcryptRounds);
+    if (outcome === 'created') logger.info({ email: config.admin.email }, 'created the first admin');
+    if (outcome === 'exists-without-admin-role') {
+      logger.warn({ email: config.admin.email }, 'ADMIN_EMAIL belongs to an existing account without the admin role; left unchanged');
+    }
   }
   return knex;
 }

@@ -7,15 +7,15 @@ const server = useServer();
 
 describe('the first admin', () => {
   it('is created with the admin role when missing', async () => {
-    expect(await ensureAdmin(server().knex, { email: 'Boss@Example.com', password: 'first-passphrase' }, 4)).toBe(true);
+    expect(await ensureAdmin(server().knex, { email: 'Boss@Example.com', password: 'first-passphrase' }, 4)).toBe('created');
     const client = server().client();
     await client.login('boss@example.com', 'first-passphrase');
     expect((await client.GET('/auth/me')).data).toMatchObject({ email: 'boss@example.com', role: 'admin' });
   });
 
-  it('is never overwritten: an existing account keeps its password and role', async () => {
+  it('is never overwritten: an existing account keeps its password and role, and says it is no admin', async () => {
     const { email, password } = await signUp(server());
-    expect(await ensureAdmin(server().knex, { email, password: 'another-passphrase' }, 4)).toBe(false);
+    expect(await ensureAdmin(server().knex, { email, password: 'another-passphrase' }, 4)).toBe('exists-without-admin-role');
     const client = server().client();
     await client.login(email, password);
     expect((await client.GET('/auth/me')).data?.role).toBe('user');

@@ -37,6 +37,16 @@ describe('failed-login limiting per email', () => {
     expect((await login(email, password)).response.status).toBe(429);
   });
 
+  it('counts wrong current passwords on /auth/password against the same limit', async () => {
+    const { client, email, password } = await signUp(server());
+    for (let i = 0; i < 3; i++) {
+      const { response } = await client.POST('/auth/password', { body: { current_password: 'wrong-password', new_password: 'a-brand-new-secret' } });
+      expect(response.status).toBe(401);
+    }
+    expect((await client.POST('/auth/password', { body: { current_password: password, new_password: 'a-brand-new-secret' } })).response.status).toBe(429);
+    expect((await login(email, password)).response.status).toBe(429);
+  });
+
   it('keeps the counters in the database, shared by every process', async () => {
     const { email } = await signUp(server());
     await login(email, 'wrong-password');

@@ -55,3 +55,16 @@ describe('grace period on the embedded database too', () => {
     expect(next.response.status).toBe(200);
   });
 });
+
+describe.skipIf(!onPostgres)('concurrent wrong passwords for one email (PostgreSQL only)', () => {
+  const server = useServer({ LOGIN_MAX_FAILURES: '5' });
+
+  it('let exactly the configured number through to a password check; the rest get 429', async () => {
+    const { email } = await signUp(server());
+    const results = await Promise.all(
+      Array.from({ length: 30 }, () => server().client().POST('/auth/login', { body: { email, password: 'wrong-password' } })),
+    );
+    const count = (status: number) => results.filter((r) => r.response.status === status).length;
+    expect([count(401), count(429)]).toEqual([5, 25]);
+  });
+});

@@ -61,6 +61,21 @@ describe('the typed client', () => {
     expect(client.tokens).toBeUndefined();
   });
 
+  it('keeps the pair when the refresh itself fails for another reason (503)', async () => {
+    const { client: original } = await signUp(server());
+    const expired = withExpiredAccess(original.tokens!);
+    const client = createTaskClient({
+      baseUrl: server().baseUrl,
+      tokens: expired,
+      fetch: (input, init) =>
+        new URL(input instanceof Request ? input.url : String(input)).pathname === '/auth/refresh'
+          ? Promise.resolve(new Response(null, { status: 503 }))
+          : fetch(input, init),
+    });
+    expect((await client.GET('/auth/me')).response.status).toBe(401);
+    expect(client.tokens).toEqual(expired);
+  });
+
   it('does not refresh on a 401 that is about a wrong password', async () => {
     const { client: original } = await signUp(server());
     const { client, counter } = countingClient(original.tokens!);

@@ -27,6 +27,19 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; limits: R
   const passwordMatches = async (password: string, hash: string | undefined) =>
     (await checkPassword(password, hash)) && !passwordTooLong(password);
 
+  /**
+   * Counts a password attempt for an email before the password is checked: one atomic increment,
+   * so concurrent guesses cannot all slip in under the limit. Success clears the count.
+   */
+  async function countAttempt(email: string) {
+    const key = `login:${email.toLowerCase()}`;
+    const window = await limits.hit(key, settings.loginWindowSeconds);
+    if (window.hits > settings.loginMaxFailures) {
+      throw problems.tooManyRequests(window.resetsIn, 'Too many failed password attempts for this email; try again later.');
+    }
+    return { succeeded: () => limits.clear(key) };
+  }
+
   return {
     async register(email: string, password: string): Promise<User> {
       if (passwordTooLong(password)) throw tooLong('/body/password');
@@ -40,26 +53,23 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; limits: R
     },
 
     async login(email: string, password: string) {
-      const key = `login:${email.toLowerCase()}`;
-      const window = await limits.peek(key, settings.loginWindowSeconds);
-      if (window && window.hits >= settings.loginMaxFailures) {
-        throw problems.tooManyRequests(window.resetsIn, 'Too many failed logins for this email; try again later.');
-      }
+      const attempt = await countAttempt(email);
       const user = await User.query(knex).findOne({ email: email.toLowerCase() });
-      if (!(await passwordMatches(password, user?.password_hash))) {
-        await limits.hit(key, settings.loginWindowSeconds);
-        throw invalidCredentials();
-      }
+      if (!(await passwordMatches(password, user?.password_hash))) throw invalidCredentials();
+      await attempt.succeeded();
       if (!user!.is_active) throw problems.forbidden('This account is deactivated.');
-      await limits.clear(key);
       return sessions.start(user!);
     },
 
     async changePassword(caller: Caller, currentPassword: string, newPassword: string) {
       const user = await User.query(knex).findById(caller.userId);
-      if (!(await passwordMatches(currentPassword, user?.password_hash))) {
+      if (!user) throw problems.unauthorized();
+      // Guessing the current password with a stolen access token counts against the same limit as logins.
+      const attempt = await countAttempt(user.email);
+      if (!(await passwordMatches(currentPassword, user.password_hash))) {
         throw problems.unauthorized('The current password is wrong.', 'invalid-credentials');
       }
+      await attempt.succeeded();
       if (passwordTooLong(newPassword)) throw tooLong('/body/new_password');
       const passwordHash = await hashPassword(newPassword, settings.bcryptRounds);
       await knex.transaction(async (trx) => {

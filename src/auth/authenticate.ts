@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
+import { Session } from '../db/models/Session.js';
+import { UUID } from '../http/ajv.js';
 import type { Caller } from '../http/operations.js';
 import { problems } from '../http/problem.js';
 import type { Tokens } from './tokens.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The bearer check. Beyond the signature, one primary-key query confirms that the session is live
@@ -14,11 +14,12 @@ export function createAuthenticator(deps: { knex: Knex; tokens: Tokens }) {
   return async function authenticate(token: string): Promise<Caller> {
     const claims = deps.tokens.verifyAccess(token);
     if (!UUID.test(claims.sid) || !UUID.test(claims.sub)) throw problems.unauthorized();
-    const row = await deps.knex('sessions')
-      .join('users', 'users.id', 'sessions.user_id')
-      .where({ 'sessions.id': claims.sid, 'sessions.user_id': claims.sub, 'users.is_active': true })
+    const row = (await Session.query(deps.knex)
+      .joinRelated('user')
+      .findById(claims.sid)
+      .where({ 'sessions.user_id': claims.sub, 'user.is_active': true })
       .whereNull('sessions.revoked_at')
-      .first<{ role: Caller['role'] } | undefined>('users.role');
+      .select('user.role')) as unknown as Pick<Caller, 'role'> | undefined;
     if (!row) throw problems.unauthorized('The session has ended; log in again.');
     return { userId: claims.sub, role: row.role, sessionId: claims.sid };
   };

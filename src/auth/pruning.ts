@@ -1,4 +1,7 @@
 import type { Knex } from 'knex';
+import { raw } from 'objection';
+import { RefreshToken } from '../db/models/RefreshToken.js';
+import { Session } from '../db/models/Session.js';
 
 // Longer than any rate-limit window (LOGIN_WINDOW_SECONDS is at most a day).
 const RATE_LIMIT_RETENTION = '2 days';
@@ -10,10 +13,8 @@ const RATE_LIMIT_RETENTION = '2 days';
  */
 export async function pruneExpired(knex: Knex): Promise<{ tokens: number; sessions: number; limits: number }> {
   return knex.transaction(async (trx) => {
-    const tokens = await trx('refresh_tokens').where('expires_at', '<', trx.fn.now()).delete();
-    const sessions = await trx('sessions as s')
-      .whereNotExists((q) => q.select(1).from('refresh_tokens as t').whereRaw('t.session_id = s.id'))
-      .delete();
+    const tokens = await RefreshToken.query(trx).where('expires_at', '<', raw('now()')).delete();
+    const sessions = await Session.query(trx).whereNotExists(Session.relatedQuery('refreshTokens')).delete();
     const limits = await trx('rate_limits')
       .where('window_started_at', '<', trx.raw(`now() - interval '${RATE_LIMIT_RETENTION}'`))
       .delete();

@@ -28,15 +28,6 @@ export function createRateLimits(knex: Knex) {
       return { hits: row.hits, resetsIn: resetsIn(row.window_started_at, windowSeconds) };
     },
 
-    /** The current window, or undefined when it has passed or never started. */
-    async peek(key: string, windowSeconds: number): Promise<Window | undefined> {
-      const row = await knex('rate_limits')
-        .where('key', key)
-        .where('window_started_at', '>', knex.raw('now() - make_interval(secs => ?)', [windowSeconds]))
-        .first<{ hits: number; window_started_at: Date } | undefined>('hits', 'window_started_at');
-      return row && { hits: row.hits, resetsIn: resetsIn(row.window_started_at, windowSeconds) };
-    },
-
     async clear(key: string): Promise<void> {
       await knex('rate_limits').where('key', key).delete();
     },

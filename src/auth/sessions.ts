@@ -1,11 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { raw } from 'objection';
 import type { components } from '../../generated/openapi.js';
-import type { Caller } from '../http/operations.js';
+import { RefreshToken } from '../db/models/RefreshToken.js';
+import { Session } from '../db/models/Session.js';
+import { User } from '../db/models/User.js';
 import { problems } from '../http/problem.js';
 import type { Tokens } from './tokens.js';
 
 type TokenPair = components['schemas']['TokenPair'];
+type Db = Knex | Knex.Transaction;
 
 // Only a hash is stored: a leaked table cannot be replayed as tokens.
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -20,16 +24,16 @@ export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: Ses
   const { knex, tokens, settings } = deps;
 
   /** Stores the refresh token that follows `previous` (if any) and signs the pair. */
-  async function issuePair(trx: Knex.Transaction, user: { id: string; role: Caller['role'] }, sessionId: string, previous?: string): Promise<TokenPair> {
+  async function issuePair(trx: Knex.Transaction, user: Pick<User, 'id' | 'role'>, sessionId: string, previous?: string): Promise<TokenPair> {
     const jti = randomUUID();
     const refreshToken = tokens.signRefresh({ sub: user.id, sid: sessionId, jti });
-    await trx('refresh_tokens').insert({
+    await RefreshToken.query(trx).insert({
       id: jti,
       session_id: sessionId,
       token_hash: hashToken(refreshToken),
       expires_at: new Date(Date.now() + settings.refreshTokenTtl * 1000),
     });
-    if (previous) await trx('refresh_tokens').where('id', previous).update({ replaced_by: jti });
+    if (previous) await RefreshToken.query(trx).findById(previous).patch({ replaced_by: jti });
     return {
       access_token: tokens.signAccess({ sub: user.id, sid: sessionId, role: user.role }),
       refresh_token: refreshToken,
@@ -38,59 +42,11 @@ export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: Ses
     };
   }
 
-  const revoke = (query: Knex.QueryBuilder) => query.whereNull('revoked_at').update({ revoked_at: knex.fn.now() });
-
-  return {
-    /** A new session with its first pair. */
-    start: (user: { id: string; role: Caller['role'] }) =>
-      knex.transaction(async (trx) => {
-        const [session] = await trx('sessions').insert({ user_id: user.id }).returning<{ id: string }[]>('id');
-        return issuePair(trx, user, session!.id);
-      }),
-
-    /**
-     * Spends the presented refresh token and issues its successor. The spend is one conditional
-     * UPDATE, so of N concurrent refreshes with one token exactly one wins; the others find the
-     * token spent and are treated as a replay.
-     */
-    rotate: (refreshToken: string) =>
-      knex.transaction(async (trx) => {
-        const claims = tokens.verifyRefresh(refreshToken);
-        const spent = await trx('refresh_tokens as t')
-          .where({ 't.id': claims.jti, 't.session_id': claims.sid, 't.token_hash': hashToken(refreshToken) })
-          .whereNull('t.spent_at')
-          .where('t.expires_at', '>', trx.fn.now())
-          .whereExists((q) =>
-            q.select(1).from('sessions as s').join('users as u', 'u.id', 's.user_id')
-              .whereRaw('s.id = t.session_id').whereNull('s.revoked_at').where('u.is_active', true).where('u.id', claims.sub),
-          )
-          .update({ spent_at: trx.fn.now() })
-          .returning('t.id');
-        if (spent.length === 1) {
-          const user = await trx('users').where('id', claims.sub).first<{ id: string; role: Caller['role'] }>('id', 'role');
-          return issuePair(trx, user!, claims.sid, claims.jti);
-        }
-        return { replayed: claims };
-      }).then(async (result) => {
-        if ('access_token' in result) return result;
-        // Outside the rotation's transaction, so the revocation is committed even though we answer 401.
-        await handleReplay(result.replayed.jti, result.replayed.sid);
-        throw problems.unauthorized('The refresh token is not valid; log in again.');
-      }),
-
-    /** Ends the session the refresh token belongs to; ending an ended session is not an error. */
-    async end(refreshToken: string) {
-      const claims = tokens.verifyRefresh(refreshToken);
-      await revoke(knex('sessions').where({ id: claims.sid, user_id: claims.sub }));
-    },
-
-    async endAll(userId: string, trx: Knex | Knex.Transaction = knex) {
-      await revoke(trx('sessions').where('user_id', userId));
-    },
-
-    async endAllBut(userId: string, keepSessionId: string, trx: Knex | Knex.Transaction = knex) {
-      await revoke(trx('sessions').where('user_id', userId).whereNot('id', keepSessionId));
-    },
+  /** Live sessions, narrowed by `where`, to be revoked. */
+  const revoke = (db: Db, where: (query: ReturnType<typeof Session.query>) => unknown) => {
+    const query = Session.query(db).whereNull('revoked_at');
+    where(query);
+    return query.patch({ revoked_at: raw('now()') as unknown as Date });
   };
 
   /**
@@ -99,15 +55,68 @@ export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: Ses
    */
   async function handleReplay(jti: string, sessionId: string) {
     // Compared in SQL so that only the database's clock counts.
-    const token = await knex('refresh_tokens')
+    const token = (await RefreshToken.query(knex)
       .where({ id: jti, session_id: sessionId })
       .whereNotNull('spent_at')
-      .first<{ in_grace: boolean } | undefined>(
-        knex.raw('spent_at > now() - make_interval(secs => ?) as in_grace', [settings.refreshReuseGraceSeconds]),
-      );
+      .select(raw('spent_at > now() - make_interval(secs => ?) as in_grace', [settings.refreshReuseGraceSeconds]))
+      .first()) as unknown as { in_grace: boolean } | undefined;
     if (!token || token.in_grace) return;
-    await revoke(knex('sessions').where('id', sessionId));
+    await revoke(knex, (q) => q.findById(sessionId));
   }
+
+  return {
+    /** A new session with its first pair. */
+    start: (user: Pick<User, 'id' | 'role'>) =>
+      knex.transaction(async (trx) => {
+        const session = await Session.query(trx).insert({ user_id: user.id }).returning('id');
+        return issuePair(trx, user, session.id);
+      }),
+
+    /**
+     * Spends the presented refresh token and issues its successor. The spend is one conditional
+     * UPDATE, so of N concurrent refreshes with one token exactly one wins; the others find the
+     * token spent and are treated as a replay.
+     */
+    rotate: (refreshToken: string) =>
+      knex
+        .transaction(async (trx) => {
+          const claims = tokens.verifyRefresh(refreshToken);
+          const spent = await RefreshToken.query(trx)
+            .where({ id: claims.jti, session_id: claims.sid, token_hash: hashToken(refreshToken) })
+            .whereNull('spent_at')
+            .where('expires_at', '>', raw('now()'))
+            .whereExists(
+              Session.query(trx)
+                .joinRelated('user')
+                .whereColumn('sessions.id', 'refresh_tokens.session_id')
+                .whereNull('sessions.revoked_at')
+                .where({ 'user.is_active': true, 'user.id': claims.sub }),
+            )
+            .patch({ spent_at: raw('now()') as unknown as Date });
+          if (spent === 1) {
+            const user = await User.query(trx).findById(claims.sub).select('id', 'role');
+            return issuePair(trx, user!, claims.sid, claims.jti);
+          }
+          return { replayed: claims };
+        })
+        .then(async (result) => {
+          if ('access_token' in result) return result;
+          // Outside the rotation's transaction, so the revocation is committed even though we answer 401.
+          await handleReplay(result.replayed.jti, result.replayed.sid);
+          throw problems.unauthorized('The refresh token is not valid; log in again.');
+        }),
+
+    /** Ends the session the refresh token belongs to; ending an ended session is not an error. */
+    async end(refreshToken: string) {
+      const claims = tokens.verifyRefresh(refreshToken);
+      await revoke(knex, (q) => q.where({ id: claims.sid, user_id: claims.sub }));
+    },
+
+    endAll: (userId: string, db: Db = knex) => revoke(db, (q) => q.where('user_id', userId)),
+
+    endAllBut: (userId: string, keepSessionId: string, db: Db = knex) =>
+      revoke(db, (q) => q.where('user_id', userId).whereNot('id', keepSessionId)),
+  };
 }
 
 export type Sessions = ReturnType<typeof createSessions>;

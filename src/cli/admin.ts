@@ -11,8 +11,14 @@ if (!config.admin) {
 const knex = await openDatabase(config);
 try {
   await migrateToLatest(knex);
-  const created = await ensureAdmin(knex, config.admin, config.auth.bcryptRounds);
-  console.log(created ? `created admin ${config.admin.email}` : `${config.admin.email} already exists; left unchanged`);
+  const outcome = await ensureAdmin(knex, config.admin, config.auth.bcryptRounds);
+  const messages = {
+    created: `created admin ${config.admin.email}`,
+    exists: `${config.admin.email} is already an admin; left unchanged`,
+    'exists-without-admin-role': `${config.admin.email} belongs to an account without the admin role; left unchanged`,
+  };
+  console.log(messages[outcome]);
+  if (outcome === 'exists-without-admin-role') process.exitCode = 1;
 } finally {
   await knex.destroy();
 }

@@ -67,7 +67,9 @@ export function createTaskClient(options: TaskClientOptions): TaskClient {
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ refresh_token: tokens?.refresh_token }),
         });
-        setTokens(response.ok ? ((await response.json()) as TokenPair) : undefined);
+        if (response.ok) setTokens((await response.json()) as TokenPair);
+        // Only a 401 means the pair is dead; after a 429 or 503 the refresh token was never spent.
+        else if (response.status === 401) setTokens(undefined);
         return response.ok;
       } finally {
         refreshing = undefined;

@@ -58,11 +58,14 @@ export const docsAssets = express.Router()
   .get('/docs/init.js', javascript(SWAGGER_INIT))
   .get('/redoc/init.js', javascript(REDOC_INIT));
 
-const apiHeaders = helmet();
+// helmet's default `upgrade-insecure-requests` would make a browser fetch the docs' scripts over
+// HTTPS from a plain-HTTP server on any host but localhost, leaving a blank page.
+const apiHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
 // The docs pages inject styles and Redoc starts a worker from a blob; the API itself needs neither.
 const docsHeaders = helmet({
   contentSecurityPolicy: {
     directives: {
+      upgradeInsecureRequests: null,
       'script-src': ["'self'"],
       'style-src': ["'self'", "'unsafe-inline'"],
       'img-src': ["'self'", 'data:'],

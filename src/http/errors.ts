@@ -1,4 +1,4 @@
-import { AppError } from './problem.js';
+import { AppError, problems } from './problem.js';
 
 // body-parser's error types; it answers them as HTML unless they are mapped here.
 const BODY_ERRORS: Record<string, () => AppError> = {
@@ -28,7 +28,7 @@ export function toAppError(error: unknown): { error: AppError; unexpected: boole
   const bodyError = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
   if (bodyError) return { error: bodyError(), unexpected: false };
   if (isDatabaseUnavailable(e) || isDatabaseUnavailable((e.nativeError ?? {}) as typeof e)) {
-    return { error: new AppError(503, 'service-unavailable', 'The database is not answering; try again shortly.'), unexpected: false };
+    return { error: problems.unavailable(), unexpected: false };
   }
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     return { error: new AppError(e.status, 'bad-request', 'The request cannot be processed.'), unexpected: false };

@@ -1,4 +1,4 @@
-import type { operations } from '../../generated/openapi.js';
+import type { components, operations } from '../../generated/openapi.js';
 import { problems } from './problem.js';
 import type { Reply } from './reply.js';
 
@@ -17,7 +17,7 @@ export type ResponseBody<Op extends OperationId, Status extends keyof operations
 /** Who is calling, as the bearer check found them in the database (not as the token claims). */
 export interface Caller {
   userId: string;
-  role: 'user' | 'admin';
+  role: components['schemas']['Role'];
   sessionId: string;
 }
 

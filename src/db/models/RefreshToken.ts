@@ -1,5 +1,4 @@
 import { Model } from 'objection';
-import { Session } from './Session.js';
 
 export class RefreshToken extends Model {
   static override tableName = 'refresh_tokens';
@@ -11,14 +10,4 @@ export class RefreshToken extends Model {
   declare expires_at: Date;
   declare spent_at: Date | null;
   declare replaced_by: string | null;
-
-  declare session?: Session;
-
-  static override relationMappings = () => ({
-    session: {
-      relation: Model.BelongsToOneRelation,
-      modelClass: Session,
-      join: { from: 'refresh_tokens.session_id', to: 'sessions.id' },
-    },
-  });
 }

@@ -1,6 +1,5 @@
 import { Model } from 'objection';
 import type { components } from '../../../generated/openapi.js';
-import { User } from './User.js';
 
 // The spec defines the values; the database's check constraint mirrors them.
 export type TaskStatus = components['schemas']['TaskStatus'];
@@ -15,14 +14,4 @@ export class Task extends Model {
   declare status: TaskStatus;
   declare created_at: Date;
   declare updated_at: Date;
-
-  declare owner?: User;
-
-  static override relationMappings = () => ({
-    owner: {
-      relation: Model.BelongsToOneRelation,
-      modelClass: User,
-      join: { from: 'tasks.owner_id', to: 'users.id' },
-    },
-  });
 }

@@ -1,7 +1,5 @@
 import { Model } from 'objection';
 import type { components } from '../../../generated/openapi.js';
-import { Session } from './Session.js';
-import { Task } from './Task.js';
 
 // The spec defines the values; the database's check constraint mirrors them.
 export type Role = components['schemas']['Role'];
@@ -16,20 +14,4 @@ export class User extends Model {
   declare is_active: boolean;
   declare created_at: Date;
   declare updated_at: Date;
-
-  declare sessions?: Session[];
-  declare tasks?: Task[];
-
-  static override relationMappings = () => ({
-    sessions: {
-      relation: Model.HasManyRelation,
-      modelClass: Session,
-      join: { from: 'users.id', to: 'sessions.user_id' },
-    },
-    tasks: {
-      relation: Model.HasManyRelation,
-      modelClass: Task,
-      join: { from: 'users.id', to: 'tasks.owner_id' },
-    },
-  });
 }
