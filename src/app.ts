@@ -73,8 +73,6 @@ export async function createApp(deps: AppDeps) {
 
   const route: RequestHandler = async (req, res, next) => {
     const call: Call = {
-      requestId: res.locals.requestId,
-      ip: req.ip ?? '',
       hasBody: Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined,
     };
     res.locals.call = call;

@@ -10,8 +10,6 @@ import { unstorableStrings } from './body.js';
 
 /** What the express glue knows of a request and hands to openapi-backend with it. */
 export interface Call {
-  requestId: string;
-  ip: string;
   hasBody: boolean;
   operationId?: string;
 }
@@ -73,7 +71,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
   });
   await api.init();
   for (const [operationId, handler] of Object.entries(deps.handlers)) {
-    api.register(operationId, (c: Context, call: Call): Promise<Reply> => {
+    api.register(operationId, (c: Context): Promise<Reply> => {
       // After validation, so the body is known to be the spec's shape (and shallow).
       const unstorable = unstorableStrings(c.request.requestBody);
       if (unstorable.length > 0) throw problems.validation(unstorable);
@@ -83,8 +81,6 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         params: c.request.params,
         headers: c.request.headers as HandlerRequest<OperationId>['headers'],
         caller: c.security?.bearerAuth as Caller | undefined,
-        requestId: call.requestId,
-        ip: call.ip,
       };
       return (handler as (r: typeof request) => Promise<Reply>)(request);
     });

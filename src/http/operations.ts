@@ -28,8 +28,6 @@ export interface HandlerRequest<Op extends OperationId> {
   params: PathParams<Op>;
   headers: Record<string, string | undefined>;
   caller: Caller | undefined;
-  requestId: string;
-  ip: string;
 }
 
 export type OperationHandler<Op extends OperationId> = (req: HandlerRequest<Op>) => Promise<Reply>;

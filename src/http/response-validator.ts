@@ -59,5 +59,3 @@ export function createResponseValidator(definition: OpenAPIV3.Document) {
     return (validate.errors ?? []).map((e) => `${where}: body${e.instancePath} ${e.message}`);
   };
 }
-
-export type ResponseValidator = ReturnType<typeof createResponseValidator>;
