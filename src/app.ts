@@ -12,7 +12,7 @@ import { createHandlers } from './handlers/index.js';
 import { createBackend, type Call } from './http/backend.js';
 import { toAppError } from './http/errors.js';
 import { requestId } from './http/request-id.js';
-import { decodablePath } from './http/body.js';
+import { decodablePath, utf8Only } from './http/body.js';
 import { problems } from './http/problem.js';
 import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
@@ -67,7 +67,7 @@ export async function createApp(deps: AppDeps) {
   // Only where the operation takes a body: elsewhere a body is ignored, never a reason for 400 or 413.
   const takesJson = (req: express.Request) =>
     req.is('application/json') === 'application/json' && Boolean(api.matchOperation({ method: req.method, path: req.path, headers: {} })?.requestBody);
-  app.use(express.json({ limit: BODY_LIMIT, strict: false, type: (req) => takesJson(req as express.Request) }));
+  app.use(express.json({ limit: BODY_LIMIT, strict: false, type: (req) => takesJson(req as express.Request), verify: utf8Only }));
   app.use(docsAssets);
   app.use('/auth', limitPerAddress(auth.limits, config.auth.rateLimitPerMinute));
 

@@ -3,6 +3,7 @@ import { AppError, problems } from './problem.js';
 // body-parser's error types; it answers them as HTML unless they are mapped here.
 const BODY_ERRORS: Record<string, () => AppError> = {
   'entity.parse.failed': () => new AppError(400, 'malformed-json', 'The request body is not valid JSON.'),
+  'entity.utf8.invalid': () => new AppError(400, 'malformed-json', 'The request body is not valid UTF-8.'),
   'entity.too.large': () => new AppError(413, 'payload-too-large', 'The request body is larger than 65536 bytes.'),
   'encoding.unsupported': () => new AppError(415, 'unsupported-media-type', 'Send the body as UTF-8 application/json.'),
   'charset.unsupported': () => new AppError(415, 'unsupported-media-type', 'Send the body as UTF-8 application/json.'),
