@@ -2,8 +2,9 @@ import { OpenAPIBackend, type Context } from 'openapi-backend';
 import { loadSpec } from '../spec.js';
 import { checkMediaType, checkRoles } from './access.js';
 import { withFormats } from './ajv.js';
+import { decimalIntegers } from './integers.js';
 import type { Caller, HandlerRequest, OperationHandlers, OperationId } from './operations.js';
-import { AppError, problems } from './problem.js';
+import { AppError, problems, type ProblemError } from './problem.js';
 import type { Reply } from './reply.js';
 import { toProblemErrors } from './validation-errors.js';
 import { unstorableStrings } from './body.js';
@@ -12,6 +13,8 @@ import { unstorableStrings } from './body.js';
 export interface Call {
   hasBody: boolean;
   operationId?: string;
+  /** Integer parameters not written in plain decimal, found before ajv coerces them. */
+  laxIntegers?: ProblemError[];
 }
 
 export interface BackendDeps {
@@ -40,9 +43,6 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
       bearerAuth: (c: Context) => deps.authenticate(bearerToken(c)),
     },
     handlers: {
-      postRoutingHandler: (c: Context, call: Call) => {
-        call.operationId = c.operation?.operationId;
-      },
       postSecurityHandler: (c: Context, call: Call) => {
         // A secured operation that failed its check goes on to unauthorizedHandler instead.
         if ((c.operation.security ?? []).length > 0 && !c.security.authorized) return;
@@ -53,8 +53,10 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         // A failure that is not an AppError (the database is down, say) must not pass for a 401.
         throw (c.security.bearerAuth as { error?: unknown } | undefined)?.error ?? problems.unauthorized();
       },
-      validationFail: (c: Context) => {
-        throw problems.validation(toProblemErrors(c.validation.errors ?? []));
+      validationFail: (c: Context, call: Call) => {
+        const errors = toProblemErrors(c.validation.errors ?? []);
+        const named = new Set(errors.map((e) => e.pointer));
+        throw problems.validation([...errors, ...(call.laxIntegers ?? []).filter((e) => !named.has(e.pointer))]);
       },
       notFound: (c: Context) => {
         throw problems.notFound(`There is no ${c.request.path} here.`);
@@ -70,11 +72,17 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     },
   });
   await api.init();
+  // Needs the dereferenced spec, which init made.
+  const laxIntegers = decimalIntegers(api);
+  api.register('postRoutingHandler', (c: Context, call: Call) => {
+    call.operationId = c.operation?.operationId;
+    if (c.operation) call.laxIntegers = laxIntegers(c);
+  });
   for (const [operationId, handler] of Object.entries(deps.handlers)) {
-    api.register(operationId, (c: Context): Promise<Reply> => {
+    api.register(operationId, (c: Context, call: Call): Promise<Reply> => {
       // After validation, so the body is known to be the spec's shape (and shallow).
-      const unstorable = unstorableStrings(c.request.requestBody);
-      if (unstorable.length > 0) throw problems.validation(unstorable);
+      const invalid = [...(call.laxIntegers ?? []), ...unstorableStrings(c.request.requestBody)];
+      if (invalid.length > 0) throw problems.validation(invalid);
       const request: HandlerRequest<OperationId> = {
         body: c.request.requestBody,
         query: c.request.query,
