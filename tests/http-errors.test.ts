@@ -52,6 +52,18 @@ describe('errors are problem+json with the contract status codes', () => {
     expect(problem.errors!.map((e) => e.pointer).sort()).toEqual(['/body/email', '/body/password', '/body/role']);
   });
 
+  it('a body with thousands of violations lists the first 50 and gives the count of all in detail', async () => {
+    const unknown = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 1]));
+    const body = JSON.stringify({ email: 'a@example.com', password: 'correct-horse-battery', ...unknown });
+    const res = await server().fetch('/auth/register', json(body));
+    expect(res.status).toBe(422);
+    const text = await res.text();
+    expect(text.length).toBeLessThan(body.length);
+    const problem = JSON.parse(text) as { detail: string; errors: { pointer: string }[] };
+    expect(problem.detail).toBe('The request has 5000 invalid values; the first 50 are listed.');
+    expect(problem.errors.map((e) => e.pointer)).toEqual(Array.from({ length: 50 }, (_, i) => `/body/k${i}`));
+  });
+
   it('a bare JSON scalar is 422, not 400', async () => {
     const res = await server().fetch('/auth/register', json('"just a string"'));
     expect(res.status).toBe(422);

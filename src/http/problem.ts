@@ -47,6 +47,13 @@ export class AppError extends Error {
 }
 
 const BEARER = { 'WWW-Authenticate': 'Bearer' };
+// A body of thousands of unknown keys would otherwise get an answer several times its own size.
+const MAX_LISTED_ERRORS = 50;
+
+function validationDetail(count: number): string {
+  const listed = count > MAX_LISTED_ERRORS ? `; the first ${MAX_LISTED_ERRORS} are listed` : '';
+  return `The request has ${count} invalid value${count === 1 ? '' : 's'}${listed}.`;
+}
 
 export const problems = {
   unauthorized: (detail = 'The access token is missing, invalid, expired or revoked.', slug = 'unauthorized') =>
@@ -56,12 +63,7 @@ export const problems = {
   conflict: (detail: string) => new AppError(409, 'conflict', detail),
   preconditionFailed: (detail: string) => new AppError(412, 'precondition-failed', detail),
   validation: (errors: ProblemError[]) =>
-    new AppError(
-      422,
-      'validation-error',
-      errors.length === 1 ? 'The request has 1 invalid value.' : `The request has ${errors.length} invalid values.`,
-      { errors },
-    ),
+    new AppError(422, 'validation-error', validationDetail(errors.length), { errors: errors.slice(0, MAX_LISTED_ERRORS) }),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
     new AppError(429, 'too-many-requests', detail, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } }),
   unavailable: () => new AppError(503, 'service-unavailable', 'The database is not answering; try again shortly.'),
