@@ -50,13 +50,20 @@ let redocBundle: string | undefined;
 const redocStandalone = () =>
   (redocBundle ??= withoutCdnLogos(readFileSync(`${packageDir('redoc')}/bundles/redoc.standalone.js`, 'utf8')));
 
-/** Everything the two docs pages load, from npm packages: no CDN at run time. */
+// Files served from npm packages as they are, each by name: serving the package folders whole would
+// also publish their package.json, source maps and swagger-ui's stock index.html (which points at
+// the petstore). A file a page starts to load gets a line here.
+const PACKAGE_FILES: Record<string, string> = {
+  '/docs/assets/swagger-ui.css': `${packageDir('swagger-ui-dist')}/swagger-ui.css`,
+  '/docs/assets/swagger-ui-bundle.js': `${packageDir('swagger-ui-dist')}/swagger-ui-bundle.js`,
+};
+
+/** Everything the two docs pages load, and nothing else, from npm packages: no CDN at run time. */
 export const docsAssets = express.Router()
-  .use('/docs/assets', express.static(packageDir('swagger-ui-dist'), { index: false }))
   .get('/redoc/assets/redoc.standalone.js', javascript(redocStandalone))
-  .use('/redoc/assets', express.static(`${packageDir('redoc')}/bundles`, { index: false }))
   .get('/docs/init.js', javascript(SWAGGER_INIT))
   .get('/redoc/init.js', javascript(REDOC_INIT));
+for (const [path, file] of Object.entries(PACKAGE_FILES)) docsAssets.get(path, (_req, res) => res.sendFile(file));
 
 // helmet's default `upgrade-insecure-requests` would make a browser fetch the docs' scripts over
 // HTTPS from a plain-HTTP server on any host but localhost, leaving a blank page.
