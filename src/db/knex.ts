@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
@@ -31,6 +31,16 @@ class PgliteClient extends ClientPgLite {
   }
 }
 
+/**
+ * Creates `dir` (and missing parents) readable by its owner only, or narrows it to that if it
+ * exists: the embedded database holds password hashes, and PGlite's files get whatever the umask
+ * leaves (0666 under umask 0), so the directory is what keeps other local users out.
+ */
+export async function ownerOnlyDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+}
+
 export async function createDatabase(opts: { databaseUrl?: string; dataDir?: string }): Promise<Knex> {
   if (opts.databaseUrl) {
     return knex({
@@ -45,7 +55,7 @@ export async function createDatabase(opts: { databaseUrl?: string; dataDir?: str
   let dataDir = opts.dataDir;
   if (dataDir !== 'memory://') {
     dataDir = path.resolve(dataDir);
-    await mkdir(dataDir, { recursive: true });
+    await ownerOnlyDirectory(dataDir);
   }
   const pglite = new PGlite(dataDir, { extensions: { pg_trgm }, parsers: { [INT8_OID]: parseInt8 } });
   await pglite.waitReady;
