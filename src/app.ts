@@ -14,6 +14,7 @@ import { toAppError } from './http/errors.js';
 import { requestId } from './http/request-id.js';
 import { decodablePath, utf8Only } from './http/body.js';
 import { problems } from './http/problem.js';
+import { protocolChecks } from './http/protocol.js';
 import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
 
@@ -63,6 +64,7 @@ export async function createApp(deps: AppDeps) {
     const origin = config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins;
     app.use(cors({ origin, exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] }));
   }
+  app.use(protocolChecks);
   app.use((req, _res, next) => next(decodablePath(req.path) ? undefined : problems.notFound('The path is not validly percent-encoded.')));
   // Only where the operation takes a body: elsewhere a body is ignored, never a reason for 400 or 413.
   const takesJson = (req: express.Request) =>

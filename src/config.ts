@@ -133,6 +133,7 @@ const schema = z
     LOGIN_MAX_FAILURES: int(1, 1000, 10),
     LOGIN_WINDOW_SECONDS: int(1, 86_400, 900),
     AUTH_RATE_LIMIT: int(0, 1_000_000, 1000),
+    REQUEST_TIMEOUT_SECONDS: int(1, 3600, 30),
     TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
   })
   // `when` makes this run even after single variables failed (so every problem is reported in one go);
@@ -153,7 +154,7 @@ const schema = z
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     webConcurrency: e.WEB_CONCURRENCY,
-    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES },
+    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
     db: { url: e.DATABASE_URL },
     auth: {
       secretKey: resolveSecret(e.NODE_ENV, e.SECRET_KEY, resolve(e.DATA_DIR)),

@@ -28,7 +28,7 @@ async function prepareDatabase(config: Config, logger: pino.Logger) {
 
 async function serve(config: Config, logger: pino.Logger, knex: Knex) {
   const { app } = await createApp({ config, knex, logger });
-  const server = await listen(app, config.http.port);
+  const server = await listen(app, config.http);
   logger.info({ port: config.http.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
 
   const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));

@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       env: 'development',
       logLevel: 'info',
       webConcurrency: 1,
-      http: { port: 8000, corsOrigins: [], trustedProxies: [] },
+      http: { port: 8000, corsOrigins: [], trustedProxies: [], requestTimeoutSeconds: 30 },
       db: { url: undefined },
       auth: {
         accessTokenTtl: 900,
@@ -76,6 +76,8 @@ describe('loadConfig', () => {
     ['TRUSTED_PROXIES', '10.0.0.0/33'],
     ['TRUSTED_PROXIES', 'proxy.internal'],
     ['AUTH_RATE_LIMIT', '-1'],
+    ['REQUEST_TIMEOUT_SECONDS', '0'],
+    ['REQUEST_TIMEOUT_SECONDS', '1.5'],
   ])('names %s in the error when it is %j', (variable, value) => {
     const error = failureOf({ NODE_ENV: 'test', [variable]: value });
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} must `));

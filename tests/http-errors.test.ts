@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RawConnection } from './support/raw-http.js';
 import { problemOf, useServer } from './support/server.js';
 
 // Raw HTTP handling: a proxy in between would answer some of these itself.
@@ -148,6 +149,48 @@ describe('requests the HTTP layer itself refuses', () => {
   it('a malformed body sent to an unknown route is 404', async () => {
     const res = await server().fetch('/nowhere', json('{'));
     expect(res.status).toBe(404);
+  });
+
+  it('an HTTP/1.1 request without Host is 400 problem+json with an X-Request-Id', async () => {
+    const connection = await RawConnection.open(server().baseUrl);
+    connection.write('GET /healthz HTTP/1.1\r\nX-Request-Id: no-host-1\r\n\r\n');
+    const res = await connection.response();
+    connection.close();
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toBe(PROBLEM);
+    expect(res.headers['x-request-id']).toBe('no-host-1');
+    expect(JSON.parse(res.body)).toMatchObject({ type: '/problems/bad-request', status: 400, detail: 'An HTTP/1.1 request needs a Host header.' });
+  });
+
+  it('an HTTP/1.0 request without Host is served', async () => {
+    const connection = await RawConnection.open(server().baseUrl);
+    connection.write('GET /healthz HTTP/1.0\r\n\r\n');
+    const res = await connection.response();
+    connection.close();
+    expect(res.status).toBe(200);
+  });
+
+  it.each(['200-ok', '100-continue, 200-ok', 'nonsense'])('Expect: %s is 417 problem+json with an X-Request-Id', async (expectation) => {
+    const connection = await RawConnection.open(server().baseUrl);
+    const body = '{"email":"a@example.com","password":"whatever-password"}';
+    connection.write(`POST /auth/login HTTP/1.1\r\nHost: x\r\nX-Request-Id: expect-1\r\nExpect: ${expectation}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const res = await connection.response();
+    connection.close();
+    expect(res.status).toBe(417);
+    expect(res.headers['content-type']).toBe(PROBLEM);
+    expect(res.headers['x-request-id']).toBe('expect-1');
+    expect(JSON.parse(res.body)).toMatchObject({ type: '/problems/expectation-failed', title: 'Expectation Failed', status: 417 });
+  });
+
+  it('Expect: 100-continue gets 100 Continue, then the answer', async () => {
+    const connection = await RawConnection.open(server().baseUrl);
+    const body = '{"email":"a@example.com","password":"whatever-password"}';
+    connection.write(`POST /auth/login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    expect((await connection.response()).status).toBe(100);
+    connection.write(body);
+    const res = await connection.response();
+    connection.close();
+    expect(res.status).toBe(401);
   });
 
   it('oversized headers get 431 problem+json with an X-Request-Id', async () => {

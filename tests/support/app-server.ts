@@ -41,7 +41,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     logger: pino({ level: 'silent' }),
     onResponseViolation: (found) => violations.push(...found),
   });
-  const server: Server = await listen(app, 0, '127.0.0.1');
+  const server: Server = await listen(app, { ...config.http, port: 0, host: '127.0.0.1' });
   const serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // `make test-conformance` runs the whole suite once more through Prism.
   const proxy = process.env.CONFORMANCE === 'prism' && !options.direct ? await startConformanceProxy(serverUrl) : undefined;

@@ -1,0 +1,24 @@
+import type { RequestHandler } from 'express';
+import { AppError } from './problem.js';
+
+const CONTINUE = /^\s*100-continue\s*$/i;
+
+/**
+ * HTTP rules Node's server would enforce with bare answers, left to the app (server.ts) so that
+ * they are problem+json with an X-Request-Id like every other error.
+ */
+export const protocolChecks: RequestHandler = (req, res, next) => {
+  const http11 = req.httpVersion === '1.1';
+  if (http11 && req.headers.host === undefined) {
+    return next(new AppError(400, 'bad-request', 'An HTTP/1.1 request needs a Host header.'));
+  }
+  const expectation = req.headers.expect;
+  if (expectation !== undefined) {
+    if (!CONTINUE.test(expectation)) {
+      return next(new AppError(417, 'expectation-failed', 'The only expectation this server meets is 100-continue.'));
+    }
+    // HTTP/1.0 has no 100 Continue (RFC 9110 §10.1.1: ignore the expectation).
+    if (http11) res.writeContinue();
+  }
+  next();
+};
