@@ -13,6 +13,8 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 // How often Node looks for requests past their timeouts; the default, 30 s, could double them.
 const TIMEOUT_CHECK_INTERVAL_MS = 500;
+// While stopping, how often connections whose last request has been answered are closed.
+const IDLE_SWEEP_MS = 100;
 
 /**
  * The server's timeouts. A whole request, headers and body, must arrive within the request
@@ -79,9 +81,12 @@ export async function listen(app: RequestListener, { port, host, requestTimeoutS
 
 /** Stops accepting, lets requests in flight finish (up to `graceMs`), then cuts what is left. */
 export async function stop(server: Server, graceMs: number): Promise<void> {
+  // close() ends the connections that are idle now; a keep-alive connection whose request is
+  // answered later goes idle then, and would otherwise hold the process for the whole grace period.
   const closed = new Promise((resolve) => server.close(resolve));
-  server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;
+  clearInterval(sweep);
   clearTimeout(timer);
 }
