@@ -113,22 +113,20 @@ export interface ProcessRss {
   pid: number;
   role: 'primary' | 'worker' | 'single';
   maxMb: number;
-  lastMb: number;
+  medianMb: number;
 }
 
-/** Samples each process of `target` every `everyMs` until stopped; returns each one's peak and last RSS. */
+/** Samples each process of `target` every `everyMs` until stopped; returns each one's peak and median RSS. */
 export function sampleRss(target: Target, everyMs = 250) {
-  const seen = new Map<number, ProcessRss>();
+  const samples = new Map<number, { role: ProcessRss['role']; mb: number[] }>();
   const take = () => {
     const pids = target.pids();
     pids.forEach((pid, i) => {
       const mb = rssOf(pid);
       if (mb === undefined) return;
-      const role = pids.length === 1 ? 'single' : i === 0 ? 'primary' : 'worker';
-      const entry = seen.get(pid) ?? { pid, role, maxMb: 0, lastMb: 0 };
-      entry.maxMb = Math.max(entry.maxMb, mb);
-      entry.lastMb = mb;
-      seen.set(pid, entry);
+      const entry = samples.get(pid) ?? { role: pids.length === 1 ? 'single' : i === 0 ? 'primary' : 'worker', mb: [] };
+      entry.mb.push(mb);
+      samples.set(pid, entry);
     });
   };
   take();
@@ -137,7 +135,10 @@ export function sampleRss(target: Target, everyMs = 250) {
     stop(): ProcessRss[] {
       clearInterval(timer);
       take();
-      return [...seen.values()];
+      return [...samples].map(([pid, { role, mb }]) => {
+        const sorted = [...mb].sort((a, b) => a - b);
+        return { pid, role, maxMb: sorted.at(-1)!, medianMb: sorted[Math.floor(sorted.length / 2)]! };
+      });
     },
   };
 }

@@ -2,11 +2,13 @@
 import type { Measurement } from './clients.js';
 import type { ProcessRss, TargetName } from './processes.js';
 
+export type PeakRss = Omit<ProcessRss, 'medianMb'>;
+
 export interface SubjectResult {
   rounds: Measurement[];
   fixed?: Measurement;
-  /** Peak and last RSS of each process over this subject's runs of the scenario. */
-  rss: ProcessRss[];
+  /** Peak RSS of each process over this subject's runs of the scenario. */
+  rss: PeakRss[];
 }
 
 export interface ScenarioResult {
@@ -21,14 +23,14 @@ export interface ScenarioResult {
 export interface Growth {
   label: string;
   seconds: number;
-  /** RSS of each API process after the first and after the second of two identical runs. */
+  /** Median RSS of each API process during the first and during the second of two identical runs. */
   processes: { pid: number; role: ProcessRss['role']; firstMb: number; secondMb: number }[];
 }
 
 export interface WorkerRun {
   workers: number;
   scenarios: ScenarioResult[];
-  apiRss: ProcessRss[];
+  apiRss: PeakRss[];
   growth?: Growth;
 }
 
@@ -101,7 +103,7 @@ export function checks(run: WorkerRun, scenario: ScenarioResult): Check[] {
   return out;
 }
 
-const rssCell = (rss: ProcessRss[]) =>
+const rssCell = (rss: PeakRss[]) =>
   rss.length === 0 ? '—' : [...rss].sort((a, b) => (a.role === 'primary' ? -1 : b.role === 'primary' ? 1 : a.pid - b.pid)).map((p) => p.maxMb.toFixed(0)).join(' / ');
 
 const sustained = (m?: Measurement) => (m?.offered && m.rps < 0.9 * m.offered ? ` (got ${m.rps.toFixed(0)})` : '');
@@ -140,7 +142,7 @@ export function summaryLines(run: WorkerRun): { text: string; met?: boolean }[] 
     const g = run.growth;
     const changes = g.processes.map((p) => `${p.role} ${p.firstMb.toFixed(0)} → ${p.secondMb.toFixed(0)} MB`).join(', ');
     const grew = g.processes.some((p) => p.secondMb > p.firstMb * (1 + GROWTH_LIMIT));
-    lines.push({ text: `no RSS growth (≤ ${GROWTH_LIMIT * 100} %) between two identical ${g.seconds} s runs of ${g.label}: ${changes}`, met: !grew });
+    lines.push({ text: `no RSS growth (median during each, ≤ ${GROWTH_LIMIT * 100} %) between two identical ${g.seconds} s runs of ${g.label}: ${changes}`, met: !grew });
   }
   for (const s of run.scenarios) {
     if (s.skipped) lines.push({ text: `skipped ${s.label}: ${s.skipped}` });

@@ -7,10 +7,10 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { runAutocannon, runWrk, type Load, type Measurement, type RequestPlan } from './clients.js';
-import { migrate, recreateDatabase, seed, serverVersion, type Fixtures } from './database.js';
-import { freePort, rssOf, sampleRss, startTarget, type ProcessRss, type Target, type TargetName } from './processes.js';
+import { migrate, PASSWORD, recreateDatabase, seed, serverVersion, type Fixtures } from './database.js';
+import { freePort, sampleRss, startTarget, type ProcessRss, type Target, type TargetName } from './processes.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
-import { checks, medianRps, summaryLines, table, type Growth, type ScenarioResult, type SubjectResult, type WorkerRun } from './report.js';
+import { checks, medianRps, summaryLines, table, type Growth, type PeakRss, type ScenarioResult, type WorkerRun } from './report.js';
 import { openSession, scenarios, type Scenario, type Session } from './scenarios.js';
 import { settings } from './settings.js';
 
@@ -61,7 +61,6 @@ function serverEnv(workers: number): NodeJS.ProcessEnv {
     // Tokens minted at the start of a run must outlive it.
     ACCESS_TOKEN_TTL: '86400',
     LOG_LEVEL: 'warn',
-    BENCH_PASSWORD: 'bench-password-1',
   };
 }
 
@@ -75,7 +74,7 @@ async function startTargets(workers: number, apiArgs: string[] = []) {
   const launched = await Promise.allSettled([
     start('api', [...apiArgs, 'dist/src/main.js'], { ...UNLIMITED, ...apiOverrides() }),
     start('floor', ['dist/bench/load/floor.js']),
-    start('bcrypt', ['dist/bench/load/bcrypt-server.js']),
+    start('bcrypt', ['dist/bench/load/bcrypt-server.js'], { BENCH_PASSWORD: PASSWORD }),
   ]);
   const failed = launched.find((s) => s.status === 'rejected');
   if (failed) {
@@ -92,12 +91,9 @@ function measure(target: Target, plan: RequestPlan, load: Load): Promise<Measure
     : runAutocannon(target.url, plan, load);
 }
 
-function mergeRss(into: ProcessRss[], more: ProcessRss[]): ProcessRss[] {
-  const byPid = new Map(into.map((p) => [p.pid, { ...p }]));
-  for (const p of more) {
-    const old = byPid.get(p.pid);
-    byPid.set(p.pid, old ? { ...old, maxMb: Math.max(old.maxMb, p.maxMb), lastMb: p.lastMb } : { ...p });
-  }
+function mergeRss(into: PeakRss[], more: ProcessRss[]): PeakRss[] {
+  const byPid = new Map(into.map((p) => [p.pid, p]));
+  for (const { pid, role, maxMb } of more) byPid.set(pid, { pid, role, maxMb: Math.max(maxMb, byPid.get(pid)?.maxMb ?? 0) });
   return [...byPid.values()];
 }
 
@@ -145,7 +141,7 @@ interface SubjectRuns {
   sessions: Record<TargetName, Session>;
   fixtures: Fixtures;
   results: Map<string, ScenarioResult>;
-  apiRss: ProcessRss[];
+  apiRss: PeakRss[];
 }
 
 const selected = () => scenarios.filter((s) => !settings.only || settings.only.includes(s.id));
@@ -207,25 +203,20 @@ async function runWorkers(workers: number, fixtures: Fixtures): Promise<WorkerRu
   }
 }
 
-/** Two identical runs of one listing on the API, RSS of each process read after each. */
+/** Two identical runs of one listing on the API, comparing each process's median RSS during each. */
 async function measureGrowth(run: SubjectRuns): Promise<Growth | undefined> {
   const scenario = scenarios.find((s) => s.id === 'list-big')!;
   if (settings.only && !settings.only.includes(scenario.id)) return undefined;
   const plan = await scenario.plan(run.sessions.api, run.fixtures, settings.connections);
-  const after = async () => {
+  const once = async () => {
+    const sampler = sampleRss(run.targets.api);
     await measure(run.targets.api, plan, { connections: settings.connections, seconds: settings.growthDuration });
-    return new Map(run.targets.api.pids().map((pid) => [pid, rssOf(pid) ?? 0]));
+    return sampler.stop();
   };
-  const first = await after();
-  const second = await after();
-  const pids = run.targets.api.pids();
-  const processes = pids.map((pid, i) => ({
-    pid,
-    role: (pids.length === 1 ? 'single' : i === 0 ? 'primary' : 'worker') as ProcessRss['role'],
-    firstMb: first.get(pid) ?? 0,
-    secondMb: second.get(pid) ?? 0,
-  }));
-  say(`RSS after two identical runs: ${processes.map((p) => `${p.firstMb.toFixed(0)} → ${p.secondMb.toFixed(0)} MB`).join(', ')}`);
+  const first = await once();
+  const second = await once();
+  const processes = second.map((p) => ({ pid: p.pid, role: p.role, firstMb: first.find((q) => q.pid === p.pid)?.medianMb ?? 0, secondMb: p.medianMb }));
+  say(`median RSS in two identical runs: ${processes.map((p) => `${p.firstMb.toFixed(0)} → ${p.secondMb.toFixed(0)} MB`).join(', ')}`);
   return { label: scenario.label, seconds: settings.growthDuration, processes };
 }
 
