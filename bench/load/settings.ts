@@ -53,7 +53,7 @@ export const settings = {
   /** The fixed-load pass offers this fraction of the API's measured maximum. */
   fixedLoad: number('BENCH_FIXED_LOAD', 0.5, 0.01),
   /** Seconds of each of the two identical runs compared for RSS growth. */
-  growthDuration: number('BENCH_GROWTH_DURATION', 3),
+  growthDuration: number('BENCH_GROWTH_DURATION', 2),
   connections: number('BENCH_CONNECTIONS', 32),
   /** Logins and bcrypt alone: enough to keep every core hashing, few enough for a bounded hashing queue. */
   loginConnections: number('BENCH_LOGIN_CONNECTIONS', 16),
