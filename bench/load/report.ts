@@ -5,6 +5,8 @@ import type { ProcessRss, TargetName } from './processes.js';
 export type PeakRss = Omit<ProcessRss, 'medianMb'>;
 
 export interface SubjectResult {
+  /** Untimed for the figures, but its errors count. */
+  warmup?: Measurement;
   rounds: Measurement[];
   fixed?: Measurement;
   /** Peak RSS of each process over this subject's runs of the scenario. */
@@ -57,7 +59,7 @@ export function ratio(a?: SubjectResult, b?: SubjectResult): number | undefined 
   return median(a.rounds.map((m, i) => m.rps / b.rounds[i]!.rps));
 }
 
-const errorsOf = (r?: SubjectResult) => (r ? [...r.rounds, ...(r.fixed ? [r.fixed] : [])].reduce((n, m) => n + m.errors + m.non2xx, 0) : 0);
+const errorsOf = (r?: SubjectResult) => (r ? [r.warmup, ...r.rounds, r.fixed].reduce((n, m) => n + (m ? m.errors + m.non2xx : 0), 0) : 0);
 
 const fix = (n: number | undefined, digits = 0) => (n === undefined ? '—' : n.toFixed(digits));
 

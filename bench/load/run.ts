@@ -172,7 +172,10 @@ async function runWorkers(workers: number, fixtures: Fixtures): Promise<WorkerRu
     for (const scenario of active) {
       const connections = scenario.connections(settings);
       if (settings.warmup > 0) {
-        for (const subject of scenario.subjects) await runScenario(run, scenario, subject, { connections, seconds: settings.warmup });
+        for (const subject of scenario.subjects) {
+          const { m, result } = await runScenario(run, scenario, subject, { connections, seconds: settings.warmup });
+          result.warmup = m;
+        }
       }
       for (let round = 0; round < settings.rounds; round++) {
         // API first in even rounds, last in odd ones: a drifting machine favours neither side.
