@@ -108,6 +108,15 @@ export function checks(run: WorkerRun, scenario: ScenarioResult): Check[] {
 const rssCell = (rss: PeakRss[]) =>
   rss.length === 0 ? '—' : [...rss].sort((a, b) => (a.role === 'primary' ? -1 : b.role === 'primary' ? 1 : a.pid - b.pid)).map((p) => p.maxMb.toFixed(0)).join(' / ');
 
+/** p50 / p99 of the median round (by req/s), at the load the server sustains at its maximum. */
+const latencies = (r?: SubjectResult) => {
+  const rounds = [...(r?.rounds ?? [])].sort((a, b) => a.rps - b.rps);
+  const mid = rounds[Math.floor(rounds.length / 2)];
+  return fixedLatencies(mid);
+};
+// A run that completed nothing has no latencies (the clients report 0).
+const fixedLatencies = (m?: Measurement) => (m && m.requests > 0 ? `${fix(m.p50, 1)} / ${fix(m.p99, 1)}` : '—');
+
 const sustained = (m?: Measurement) => (m?.offered && m.rps < 0.9 * m.offered ? ` (got ${m.rps.toFixed(0)})` : '');
 
 function rows(run: WorkerRun): string[][] {
@@ -117,21 +126,24 @@ function rows(run: WorkerRun): string[][] {
     const { api, floor, bcrypt } = s.subjects;
     const targets = checks(run, s).map((c) => `${c.target}: ${c.met ? 'yes' : '**no**'} (${c.figure})`).join('; ');
     out.push([
-      s.label, fix(medianRps(api)), fix(medianRps(floor)), fix(ratio(api, floor), 2),
-      fix(api?.fixed?.offered) + sustained(api?.fixed), fix(api?.fixed?.p50, 1), fix(api?.fixed?.p99, 1),
+      s.label, fix(medianRps(api)), fix(medianRps(floor)), fix(ratio(api, floor), 2), latencies(api),
+      fix(api?.fixed?.offered) + sustained(api?.fixed), fixedLatencies(api?.fixed),
       fix(floor?.fixed?.p99, 1) + sustained(floor?.fixed), String(errorsOf(api)), rssCell(api?.rss ?? []), targets,
     ]);
     if (bcrypt) {
       out.push([
-        '  bcrypt alone (same cost, connections, processes)', '—', fix(medianRps(bcrypt)), fix(ratio(api, bcrypt), 2),
-        fix(bcrypt.fixed?.offered), '—', '—', fix(bcrypt.fixed?.p99, 1) + sustained(bcrypt.fixed), '—', '—', '',
+        '  bcrypt alone (same cost, connections, processes)', '—', fix(medianRps(bcrypt)), fix(ratio(api, bcrypt), 2), latencies(bcrypt),
+        fix(bcrypt.fixed?.offered), '—', fix(bcrypt.fixed?.p99, 1) + sustained(bcrypt.fixed), '—', '—', '',
       ]);
     }
   }
   return out;
 }
 
-const HEADER = ['endpoint', 'API req/s', 'floor req/s', 'API ÷ floor', 'fixed load req/s', 'p50 ms', 'p99 ms', 'floor p99 ms', 'errors', 'RSS MB per process', 'targets'];
+const HEADER = [
+  'endpoint', 'API req/s', 'floor req/s', 'API ÷ floor', 'p50 / p99 ms at max', 'fixed load req/s', 'p50 / p99 ms at fixed load',
+  'floor p99 ms at fixed load', 'errors', 'RSS MB per process', 'targets',
+];
 
 export function summaryLines(run: WorkerRun): { text: string; met?: boolean }[] {
   const lines: { text: string; met?: boolean }[] = [];

@@ -190,7 +190,7 @@ async function runWorkers(workers: number, fixtures: Fixtures): Promise<WorkerRu
 
     // autocannon runs in this process: let it load and warm up before its first measured pass.
     await runAutocannon(targets.floor.url, { method: 'GET', paths: ['/healthz'], headers: {} }, { connections: 4, seconds: 1 });
-    for (const scenario of active) {
+    for (const scenario of active.filter((s) => s.latencyTargets || settings.fixedAll)) {
       const rate = fixedRate(run.results, scenario);
       for (const subject of scenario.subjects) {
         const { m, result } = await runScenario(run, scenario, subject, { connections: scenario.connections(settings), seconds: settings.fixedDuration, rate });
@@ -236,8 +236,9 @@ function describeLoad(): string {
   const client = settings.client === 'wrk' ? `wrk, ${settings.wrkThreads} thread` : 'autocannon';
   return (
     `${client} × ${settings.connections} connections (logins ${settings.loginConnections}); ${settings.rounds} alternating rounds of ${settings.duration} s after ${settings.warmup} s of warm-up; ` +
-    `req/s is the median round, "API ÷ floor" the median of each round's ratio. p50/p99 at a fixed offered load (autocannon, ${settings.fixedDuration} s, ` +
-    `${settings.fixedLoad} × the API's maximum, the same for both; the three listings compared with each other share the lowest). ` +
+    `req/s and "at max" latencies are the median round, "API ÷ floor" the median of each round's ratio. "At fixed load": autocannon, ${settings.fixedDuration} s, ` +
+    `${settings.fixedLoad} × the API's maximum offered to both (the three listings compared with each other share the lowest)` +
+    `${settings.fixedAll ? '' : ', for the endpoints whose targets are latencies (BENCH_FIXED_ALL=1 for all)'}. ` +
     'RSS: peak per process over the API\'s runs (primary / workers).'
   );
 }

@@ -67,6 +67,8 @@ export interface Scenario {
   /** The API first, then what it is compared with. */
   subjects: TargetName[];
   connections(settings: Settings): number;
+  /** Whether its targets compare latencies, which only a fixed offered load makes comparable. */
+  latencyTargets?: boolean;
   /** Why it cannot run against this API, if it cannot. */
   skip?(api: Session): string | undefined;
   /** The requests for one run against one target (refresh mints fresh chains for every run). */
@@ -82,6 +84,7 @@ const listing = (id: string, label: string, path: (s: Session) => string, owner:
   label,
   subjects: ['api', 'floor'],
   connections: (s) => s.connections,
+  latencyTargets: id !== 'list-offset',
   plan: async (session) => ({ method: 'GET', paths: [path(session)], headers: bearer(session.bearer[owner]) }),
 });
 

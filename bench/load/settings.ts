@@ -50,13 +50,18 @@ export const settings = {
   warmup: number('BENCH_WARMUP', 1, 0),
   rounds: number('BENCH_ROUNDS', 3),
   fixedDuration: number('BENCH_FIXED_DURATION', 2),
+  /** The fixed-load pass runs for the listings, whose targets are latencies; BENCH_FIXED_ALL=1 runs it for every endpoint. */
+  fixedAll: Boolean(env.BENCH_FIXED_ALL && env.BENCH_FIXED_ALL !== '0'),
   /** The fixed-load pass offers this fraction of the API's measured maximum. */
   fixedLoad: number('BENCH_FIXED_LOAD', 0.5, 0.01),
   /** Seconds of each of the two identical runs compared for RSS growth. */
   growthDuration: number('BENCH_GROWTH_DURATION', 2),
   connections: number('BENCH_CONNECTIONS', 32),
-  /** Logins and bcrypt alone: enough to keep every core hashing, few enough for a bounded hashing queue. */
-  loginConnections: number('BENCH_LOGIN_CONNECTIONS', 16),
+  /**
+   * Logins and bcrypt alone: 8 keeps both cores hashing (libuv runs 4 hashes at a time per process)
+   * with answers fast enough for short rounds, and stays under a bounded hashing queue.
+   */
+  loginConnections: number('BENCH_LOGIN_CONNECTIONS', 8),
   wrkThreads: number('BENCH_WRK_THREADS', 1),
   bcryptRounds: number('BENCH_BCRYPT_ROUNDS', 10, 4),
   /** Connections per process in both servers' pools (DATABASE_POOL_MAX for the API). */
