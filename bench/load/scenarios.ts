@@ -132,12 +132,13 @@ export const scenarios: Scenario[] = [
     label: 'POST /auth/refresh',
     subjects: ['api', 'floor'],
     connections: (s) => s.connections,
-    // Two chains per connection: the slack covers requests still in flight when a run stops.
+    // A chain per connection and a few spare: a chain breaks only on a failed refresh, and each
+    // run starts with fresh chains, since those in flight when a run stops are lost.
     plan: async (session, fixtures, connections) => ({
       method: 'POST',
       paths: ['/auth/refresh'],
       headers: json,
-      refreshTokens: await mintRefreshTokens(session.url, fixtures.refresher, 2 * connections),
+      refreshTokens: await mintRefreshTokens(session.url, fixtures.refresher, connections + 4),
     }),
   },
   {
