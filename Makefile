@@ -13,7 +13,7 @@ MOCK_HOST ?= 127.0.0.1
 MOCK_PORT ?= 4010
 DOCS_OUT ?= dist/docs
 
-.PHONY: help install generate lint breaking release-spec build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs bench clean
+.PHONY: help install generate lint breaking release-spec build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs bench bench-load clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -95,6 +95,10 @@ docs: install ## Build the reference docs as one self-contained, offline page: d
 bench: install ## Print latency figures and query plans (embedded database; set TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/tsx bench/login-timing.ts
 	$(BIN)/tsx bench/list-tasks.ts
+
+bench-load: build ## Load-test the production build against a bare floor on a fresh PostgreSQL database (BENCH_DATABASE_URL); see bench/load/settings.ts
+	$(BIN)/tsc -p bench/load/tsconfig.json
+	node dist/bench/load/run.js
 
 clean: ## Remove build output
 	rm -rf dist

@@ -1,0 +1,20 @@
+// The login floor's floor: a server that only checks the posted password with bcrypt at the
+// benchmark's cost, in as many processes as the API. A login can be no faster than this.
+import bcrypt from 'bcrypt';
+import { readBody, sendJson, serve } from './serve.js';
+
+await serve(async () => {
+  const hash = await bcrypt.hash(process.env.BENCH_PASSWORD!, Number(process.env.BCRYPT_ROUNDS));
+  return {
+    handler: (req, res) => {
+      if (req.url === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      readBody(req)
+        .then(async (body) => {
+          const { password } = JSON.parse(body) as { password: string };
+          sendJson(res, (await bcrypt.compare(password, hash)) ? 200 : 401, { ok: true });
+        })
+        .catch(() => sendJson(res, 400, { status: 400 }));
+    },
+    close: async () => {},
+  };
+});

@@ -1,0 +1,189 @@
+// The floor: the least work the contract allows for each endpoint the benchmark measures, on the
+// API's own tables — bare node:http and pg, no framework, no validation, no logging. Every API
+// figure is printed as a ratio to this server's, measured in the same run.
+//
+// Per bearer request: verify the HS256 token with a key made once, one query for user and session
+// liveness, then the endpoint's own query (one statement each; the refresh rotation and the login's
+// session are single statements with data-modifying CTEs, so they need no BEGIN/COMMIT round trips).
+// It serves only what the benchmark sends: the role is read but an admin's wider view is not built.
+import { createHash, createSecretKey, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import bcrypt from 'bcrypt';
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import { readBody, sendJson, serve, type Service } from './serve.js';
+
+const env = process.env;
+const ACCESS_TTL = Number(env.ACCESS_TOKEN_TTL ?? 900);
+const REFRESH_TTL = Number(env.REFRESH_TOKEN_TTL ?? 604_800);
+const key = createSecretKey(Buffer.from(env.SECRET_KEY!));
+const verifyOptions: jwt.VerifyOptions = { algorithms: ['HS256'] };
+
+const TASK = 'id, title, description, status, owner_id, created_at, updated_at';
+const SQL = {
+  live: `select u.role from sessions s join users u on u.id = s.user_id
+         where s.id = $1 and s.user_id = $2 and s.revoked_at is null and u.is_active`,
+  // The count is an uncorrelated subquery (computed once, index-only) rather than count(*) over (),
+  // which would fetch every matching row before the limit: the cheaper of the two one-statement forms.
+  page: `select ${TASK}, (select count(*)::int from tasks where owner_id = $1) as total
+         from tasks where owner_id = $1 order by created_at desc, id desc limit $2 offset $3`,
+  after: `select ${TASK}, (select count(*)::int from tasks where owner_id = $1) as total
+          from tasks where owner_id = $1 and (created_at, id) < ($3::timestamptz, $4::uuid)
+          order by created_at desc, id desc limit $2`,
+  count: 'select count(*)::int as total from tasks where owner_id = $1',
+  get: `select ${TASK} from tasks where id = $1 and owner_id = $2`,
+  create: `insert into tasks (owner_id, title, description, status) values ($1, $2, $3, coalesce($4, 'todo')) returning ${TASK}`,
+  update: `update tasks set title = coalesce($3, title), status = coalesce($4, status),
+             description = case when $5::boolean then $6 else description end,
+             updated_at = greatest(now(), updated_at + interval '1 millisecond')
+           where id = $1 and owner_id = $2 returning ${TASK}`,
+  user: 'select id, password_hash, role, is_active from users where email = $1',
+  session: `with session as (insert into sessions (id, user_id) values ($1, $2))
+            insert into refresh_tokens (id, session_id, token_hash, expires_at)
+            values ($3, $1, $4, now() + make_interval(secs => $5))`,
+  // Spends the token only if it is live, its session too and its user active; the successor is
+  // stored by the same statement, so exactly one of N concurrent rotations wins.
+  rotate: `with spent as (
+             update refresh_tokens t set spent_at = now(), replaced_by = $4
+             from sessions s join users u on u.id = s.user_id
+             where t.id = $1 and t.session_id = $2 and t.token_hash = $3 and t.spent_at is null
+               and t.expires_at > now() and s.id = t.session_id and s.revoked_at is null
+               and u.is_active and u.id = $5
+             returning u.role),
+           successor as (
+             insert into refresh_tokens (id, session_id, token_hash, expires_at)
+             select $4, $2, $6, now() + make_interval(secs => $7) from spent)
+           select role from spent`,
+};
+
+interface Caller {
+  id: string;
+  role: string;
+}
+
+interface TaskRow {
+  id: string;
+  created_at: Date;
+  updated_at: Date;
+  total?: number;
+}
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+const etag = (task: TaskRow) => `"${task.updated_at.getTime()}"`;
+const problem = (res: ServerResponse, status: number) => sendJson(res, status, { type: 'about:blank', title: 'error', status, detail: 'floor' });
+
+function claims(token: string | undefined, typ: 'access' | 'refresh'): jwt.JwtPayload | undefined {
+  if (!token) return undefined;
+  try {
+    const payload = jwt.verify(token, key, verifyOptions) as jwt.JwtPayload;
+    return payload.typ === typ ? payload : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tokenPair(userId: string, role: string, sessionId: string, refreshToken: string) {
+  return {
+    access_token: jwt.sign({ role, sid: sessionId, typ: 'access' }, key, { algorithm: 'HS256', subject: userId, expiresIn: ACCESS_TTL }),
+    refresh_token: refreshToken,
+    token_type: 'bearer',
+    expires_in: ACCESS_TTL,
+  };
+}
+
+const signRefresh = (userId: string, sessionId: string, jti: string) =>
+  jwt.sign({ sid: sessionId, typ: 'refresh' }, key, { algorithm: 'HS256', subject: userId, jwtid: jti, expiresIn: REFRESH_TTL });
+
+async function start(): Promise<Service> {
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: Number(env.DATABASE_POOL_MAX ?? 10) });
+  const dummyHash = await bcrypt.hash('not-a-password-anyone-has', Number(env.BCRYPT_ROUNDS ?? 10));
+
+  async function authenticate(req: IncomingMessage): Promise<Caller | undefined> {
+    const token = claims(req.headers.authorization?.slice('Bearer '.length), 'access');
+    if (!token) return undefined;
+    const { rows } = await pool.query<{ role: string }>(SQL.live, [token.sid, token.sub]);
+    return rows[0] && { id: token.sub!, role: rows[0].role };
+  }
+
+  async function list(res: ServerResponse, caller: Caller, query: URLSearchParams) {
+    const limit = Number(query.get('limit') ?? 20);
+    const cursor = query.get('cursor');
+    // A cursor is [created_at, id, position of the next item] of the last item shown.
+    const [createdAt, lastId, position] = cursor ? (JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string, number]) : [];
+    const offset = cursor ? position! : Number(query.get('offset') ?? 0);
+    const { rows } = cursor
+      ? await pool.query<TaskRow>(SQL.after, [caller.id, limit, createdAt, lastId])
+      : await pool.query<TaskRow>(SQL.page, [caller.id, limit, offset]);
+    const total = rows[0]?.total ?? (await pool.query<{ total: number }>(SQL.count, [caller.id])).rows[0]!.total;
+    const items = rows.map(({ total: _, ...task }) => task);
+    const last = items.at(-1);
+    const end = offset + items.length;
+    const next = last && end < total ? Buffer.from(JSON.stringify([last.created_at, last.id, end])).toString('base64url') : null;
+    sendJson(res, 200, { items, total, limit, offset, next_cursor: next });
+  }
+
+  async function login(res: ServerResponse, body: { email: string; password: string }) {
+    const user = (await pool.query(SQL.user, [body.email.toLowerCase()])).rows[0] as
+      | { id: string; password_hash: string; role: string; is_active: boolean }
+      | undefined;
+    const matches = await bcrypt.compare(body.password, user?.password_hash ?? dummyHash);
+    if (!user || !matches) return problem(res, 401);
+    if (!user.is_active) return problem(res, 403);
+    const sessionId = randomUUID();
+    const jti = randomUUID();
+    const refreshToken = signRefresh(user.id, sessionId, jti);
+    await pool.query(SQL.session, [sessionId, user.id, jti, hashToken(refreshToken), REFRESH_TTL]);
+    sendJson(res, 200, tokenPair(user.id, user.role, sessionId, refreshToken), { 'Cache-Control': 'no-store' });
+  }
+
+  async function refresh(res: ServerResponse, body: { refresh_token: string }) {
+    const token = claims(body.refresh_token, 'refresh');
+    if (!token) return problem(res, 401);
+    const jti = randomUUID();
+    const successor = signRefresh(token.sub!, token.sid, jti);
+    const { rows } = await pool.query<{ role: string }>(SQL.rotate, [
+      token.jti, token.sid, hashToken(body.refresh_token), jti, token.sub, hashToken(successor), REFRESH_TTL,
+    ]);
+    if (!rows[0]) return problem(res, 401);
+    sendJson(res, 200, tokenPair(token.sub!, rows[0].role, token.sid, successor), { 'Cache-Control': 'no-store' });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const [path = '', search = ''] = req.url!.split('?');
+    const method = req.method;
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (method === 'POST' && path === '/auth/login') return login(res, JSON.parse(await readBody(req)));
+    if (method === 'POST' && path === '/auth/refresh') return refresh(res, JSON.parse(await readBody(req)));
+    const caller = await authenticate(req);
+    if (!caller) return problem(res, 401);
+    if (path === '/tasks') {
+      if (method === 'GET') return list(res, caller, new URLSearchParams(search));
+      if (method === 'POST') {
+        const body = JSON.parse(await readBody(req)) as { title: string; description?: string | null; status?: string };
+        const task = (await pool.query<TaskRow>(SQL.create, [caller.id, body.title, body.description ?? null, body.status ?? null])).rows[0]!;
+        return sendJson(res, 201, task, { Location: `/tasks/${task.id}`, ETag: etag(task) });
+      }
+    }
+    if (path.startsWith('/tasks/')) {
+      const id = path.slice('/tasks/'.length);
+      let task: TaskRow | undefined;
+      if (method === 'GET') task = (await pool.query<TaskRow>(SQL.get, [id, caller.id])).rows[0];
+      if (method === 'PUT') {
+        const body = JSON.parse(await readBody(req)) as { title?: string; description?: string | null; status?: string };
+        const values = [id, caller.id, body.title ?? null, body.status ?? null, 'description' in body, body.description ?? null];
+        task = (await pool.query<TaskRow>(SQL.update, values)).rows[0];
+      }
+      return task ? sendJson(res, 200, task, { ETag: etag(task) }) : problem(res, 404);
+    }
+    problem(res, 404);
+  }
+
+  return {
+    handler: (req, res) => {
+      route(req, res).catch(() => problem(res, 500));
+    },
+    close: () => pool.end(),
+  };
+}
+
+await serve(start);
