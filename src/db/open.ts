@@ -2,6 +2,14 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { createDatabase } from './knex.js';
 
-/** The configured database: PostgreSQL at DATABASE_URL, else the embedded one under DATA_DIR. */
-export const openDatabase = (config: Config) =>
-  createDatabase({ databaseUrl: config.db.url, dataDir: join(config.dataDir, 'pgdata') });
+/**
+ * The configured database: PostgreSQL at DATABASE_URL, else the embedded one under DATA_DIR.
+ * For migrations without DATABASE_STATEMENT_TIMEOUT_MS, which is for requests, not for DDL.
+ */
+export const openDatabase = (config: Config, purpose: 'serve' | 'migrate' = 'serve') =>
+  createDatabase({
+    databaseUrl: config.db.url,
+    dataDir: join(config.dataDir, 'pgdata'),
+    poolMax: config.db.poolMax,
+    statementTimeoutMs: purpose === 'serve' ? config.db.statementTimeoutMs : 0,
+  });

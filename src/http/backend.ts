@@ -12,6 +12,8 @@ import { unstorableStrings } from './body.js';
 export interface Call {
   hasBody: boolean;
   operationId?: string;
+  /** The spec's path template of the matched operation, such as /tasks/{id}. */
+  route?: string;
 }
 
 export interface BackendDeps {
@@ -42,6 +44,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     handlers: {
       postRoutingHandler: (c: Context, call: Call) => {
         call.operationId = c.operation?.operationId;
+        call.route = c.operation?.path;
       },
       postSecurityHandler: (c: Context, call: Call) => {
         // A secured operation that failed its check goes on to unauthorizedHandler instead.

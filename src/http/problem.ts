@@ -64,5 +64,5 @@ export const problems = {
     ),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
     new AppError(429, 'too-many-requests', detail, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } }),
-  unavailable: () => new AppError(503, 'service-unavailable', 'The database is not answering; try again shortly.'),
+  unavailable: (detail = 'The database is not answering; try again shortly.') => new AppError(503, 'service-unavailable', detail),
 };
