@@ -8,12 +8,13 @@ BIN := node_modules/.bin
 GENERATED ?= generated
 PG_TEST_URL ?= $(TEST_DATABASE_URL)
 # Each run also writes a JSON report, which .ci/run adds up into one closing line.
-REPORT = --reporter=default --reporter=json --outputFile.json=dist/test-results/$(1).json
+# REPORT_PREFIX keeps runs on several Node versions apart.
+REPORT = --reporter=default --reporter=json --outputFile.json=dist/test-results/$(REPORT_PREFIX)$(1).json
 MOCK_HOST ?= 127.0.0.1
 MOCK_PORT ?= 4010
 DOCS_OUT ?= dist/docs
 
-.PHONY: help install generate lint breaking release-spec build run start migrate migrate-rollback db-create admin test test-embedded test-conformance test-postgres test-pgbouncer mock docs bench clean
+.PHONY: help install generate lint breaking release-spec build run start migrate migrate-rollback db-create admin test test-embedded test-conformance test-postgres test-pgbouncer test-production mock docs bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,6 +73,7 @@ admin: install ## Create an admin: make admin EMAIL=… PASSWORD=…
 test: install ## Run every test on the embedded database, through Prism's validator, and on PostgreSQL (direct and through PgBouncer) when TEST_DATABASE_URL is set
 	@$(MAKE) --no-print-directory test-embedded
 	@$(MAKE) --no-print-directory test-conformance
+	@$(MAKE) --no-print-directory test-production
 	@if [ -n "$(PG_TEST_URL)" ]; then $(MAKE) --no-print-directory test-postgres test-pgbouncer; else echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL and PgBouncer runs"; fi
 
 test-embedded: install
@@ -85,6 +87,10 @@ test-conformance: install
 test-postgres: install
 	@echo "== tests on PostgreSQL"
 	TEST_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/vitest run $(call REPORT,postgres)
+
+test-production: install
+	@echo "== the compiled build with production dependencies only, as the Docker image runs it"
+	TEST_PRODUCTION_BUILD=1 $(BIN)/vitest run tests/production-build.test.ts $(call REPORT,production)
 
 test-pgbouncer: install
 	@echo "== tests on PostgreSQL through PgBouncer in transaction pooling mode"
