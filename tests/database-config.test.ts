@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { useServer } from './support/server.js';
@@ -9,14 +10,17 @@ import { signUp } from './support/users.js';
 // `make test-pgbouncer` these run through PgBouncer in transaction pooling mode too.
 const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
 
-/** Holds a connection of `db`'s pool, in a transaction, until the returned function is called. */
-async function holdConnection(db: TestDatabase['knex']): Promise<() => Promise<void>> {
+/**
+ * Holds a connection of `db`'s pool in a transaction, after running `first` in it (a lock, say),
+ * until the returned function is called.
+ */
+async function holdConnection(db: Knex, first = (trx: Knex.Transaction): Promise<unknown> => trx.raw('select 1')): Promise<() => Promise<void>> {
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
   let started!: () => void;
   const running = new Promise<void>((resolve) => (started = resolve));
   const done = db.transaction(async (trx) => {
-    await trx.raw('select 1');
+    await first(trx);
     started();
     await held;
   });
@@ -89,23 +93,13 @@ describe.skipIf(!onPostgres)('a request whose statement outlasts DATABASE_STATEM
     const user = await signUp(server());
     const task = await createTask(user);
     // Another transaction holds the row's lock; the update waits on it until the timeout.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
-    const holder = server().knex.transaction(async (trx) => {
-      await trx('tasks').where('id', task.id).forUpdate();
-      locked();
-      await held;
-    });
-    await lockTaken;
+    const release = await holdConnection(server().knex, (trx) => trx('tasks').where('id', task.id).forUpdate());
     try {
       const { response, error } = await user.client.PUT('/tasks/{id}', { params: { path: { id: task.id } }, body: { title: 'renamed' } });
       expect(response.status).toBe(503);
       expect(error).toMatchObject({ type: '/problems/service-unavailable', status: 503 });
     } finally {
-      release();
-      await holder;
+      await release();
     }
     expect(await server().knex('tasks').where('id', task.id).first()).toMatchObject({ title: task.title });
   });
