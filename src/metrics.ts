@@ -1,8 +1,8 @@
-import type { RequestListener, Server } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Knex } from 'knex';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, Histogram, type PrometheusContentType, type Registry } from 'prom-client';
-import { listen } from './http/server.js';
 
 // OpenTelemetry's HTTP semantic conventions: known methods by name, any other as _OTHER; the
 // route is a template (never the raw path, which carries ids), and one fixed value when no
@@ -109,7 +109,9 @@ export async function serveMetrics(port: number, scrape: { contentType: string; 
       (error: Error) => res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`metrics unavailable: ${error.message}\n`),
     );
   };
-  return listen(handle, port);
+  const server = createServer(handle).listen(port);
+  await once(server, 'listening');
+  return server;
 }
 
 export const registryScrape = (registry: Registry) => ({ contentType: registry.contentType, text: () => registry.metrics() });
