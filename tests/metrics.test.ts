@@ -114,7 +114,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics with WEB_CONCURRENCY=2'
     });
     try {
       const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-      expect(await answersOk(`http://127.0.0.1:${port}/healthz`), output()).toBe(true);
+      expect(await answersOk(`http://127.0.0.1:${port}/healthz`, 90_000), output()).toBe(true);
       // Each worker answers the primary once its metrics exist: wait until both pools are counted.
       let text = '';
       for (let i = 0; i < 100 && sample(text, 'db_client_connection_max') !== 6; i++) {
@@ -132,5 +132,5 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics with WEB_CONCURRENCY=2'
     }
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
-  }, 90_000); // two workers of tsx-compiled sources start slowly on a busy machine
+  }, 150_000); // two workers of tsx-compiled sources start slowly on a busy machine (36 s seen)
 });

@@ -55,7 +55,7 @@ describe.skipIf(!enabled)('the compiled build with production dependencies only'
     const { code, output } = await npm(['start']);
     expect(code).toBe(1);
     expect(output).toMatch(/schema is behind this build: run the migrations first \(npm run migrate/);
-  });
+  }, 60_000);
 
   it('migrates with npm run migrate, then serves as npm start does and stops cleanly on SIGTERM', async () => {
     expect(await npm(['run', 'migrate'])).toMatchObject({ code: 0, output: expect.stringContaining('database schema is up to date') });
@@ -64,7 +64,7 @@ describe.skipIf(!enabled)('the compiled build with production dependencies only'
     const child = spawn('node', ['dist/src/main.js'], { cwd: app, env: { ...env, PORT: String(port) }, stdio: 'ignore' });
     try {
       const baseUrl = `http://127.0.0.1:${port}`;
-      expect(await answersOk(`${baseUrl}/readyz`)).toBe(true);
+      expect(await answersOk(`${baseUrl}/readyz`, 90_000)).toBe(true);
       const client = createTaskClient({ baseUrl });
       await ok(client.POST('/auth/register', { body: { email: 'prod@example.com', password: 'correct-horse-battery' } }));
       await client.login('prod@example.com', 'correct-horse-battery');
@@ -74,7 +74,7 @@ describe.skipIf(!enabled)('the compiled build with production dependencies only'
     }
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
-  });
+  }, 150_000);
 
   it('rolls back one migration with npm run migrate:rollback, and migrates forward again', async () => {
     const { code, output } = await npm(['run', 'migrate:rollback']);
@@ -82,5 +82,5 @@ describe.skipIf(!enabled)('the compiled build with production dependencies only'
     expect(output).toMatch(/rolled back 2026\d+_\w+/);
     expect((await npm(['start'])).code).toBe(1);
     expect((await npm(['run', 'migrate'])).code).toBe(0);
-  });
+  }, 90_000);
 });
