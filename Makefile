@@ -8,12 +8,13 @@ BIN := node_modules/.bin
 GENERATED ?= generated
 PG_TEST_URL ?= $(TEST_DATABASE_URL)
 # Each run also writes a JSON report, which .ci/run adds up into one closing line.
-REPORT = --reporter=default --reporter=json --outputFile.json=dist/test-results/$(1).json
+# REPORT_PREFIX keeps runs on several Node versions apart.
+REPORT = --reporter=default --reporter=json --outputFile.json=dist/test-results/$(REPORT_PREFIX)$(1).json
 MOCK_HOST ?= 127.0.0.1
 MOCK_PORT ?= 4010
 DOCS_OUT ?= dist/docs
 
-.PHONY: help install generate lint breaking release-spec build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs bench bench-load clean
+.PHONY: help install generate lint breaking release-spec build run start migrate migrate-rollback db-create admin test test-embedded test-conformance test-postgres test-pgbouncer test-production mock docs bench bench-load clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,19 +46,20 @@ release-spec: generate ## On release: keep the bundled spec as openapi/released/
 	  cp $(GENERATED)/openapi.json "openapi/released/$$version.json" && \
 	  echo "openapi/released/$$version.json is now the base of make breaking: commit it with the release"
 
-build: install ## Compile to dist/
-	rm -rf dist
-	$(BIN)/tsc -p tsconfig.build.json
-	mkdir -p dist/generated && cp generated/openapi.json generated/openapi.yaml dist/generated/
+build: install ## Compile to dist/ (npm run build: what a platform's build step and the Dockerfile run)
+	npm run build
 
 run: install migrate ## Install, migrate and serve on :8000 (embedded database unless DATABASE_URL is set)
 	$(BIN)/tsx src/main.ts
 
-start: build ## Serve the compiled build (what production runs)
-	node dist/src/main.js
+start: build ## Serve the compiled build (npm start: what production runs)
+	npm start
 
 migrate: install ## Bring the database schema to the latest version
 	$(BIN)/tsx src/cli/migrate.ts
+
+migrate-rollback: install ## Undo the most recent migration
+	$(BIN)/tsx src/cli/migrate.ts rollback
 
 db-create: install ## Create the database named in DATABASE_URL if it is missing
 	$(BIN)/tsx src/cli/db-create.ts
@@ -68,10 +70,11 @@ admin: export ADMIN_PASSWORD = $(value PASSWORD)
 admin: install ## Create an admin: make admin EMAIL=… PASSWORD=…
 	@$(BIN)/tsx src/cli/admin.ts
 
-test: install ## Run every test on the embedded database, through Prism's validator, and on PostgreSQL when TEST_DATABASE_URL is set
+test: install ## Run every test on the embedded database, through Prism's validator, and on PostgreSQL (direct and through PgBouncer) when TEST_DATABASE_URL is set
 	@$(MAKE) --no-print-directory test-embedded
 	@$(MAKE) --no-print-directory test-conformance
-	@if [ -n "$(PG_TEST_URL)" ]; then $(MAKE) --no-print-directory test-postgres; else echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL run"; fi
+	@$(MAKE) --no-print-directory test-production
+	@if [ -n "$(PG_TEST_URL)" ]; then $(MAKE) --no-print-directory test-postgres test-pgbouncer; else echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL and PgBouncer runs"; fi
 
 test-embedded: install
 	@echo "== tests on the embedded database (PGlite)"
@@ -84,6 +87,14 @@ test-conformance: install
 test-postgres: install
 	@echo "== tests on PostgreSQL"
 	TEST_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/vitest run $(call REPORT,postgres)
+
+test-production: install
+	@echo "== the compiled build with production dependencies only, as the Docker image runs it"
+	TEST_PRODUCTION_BUILD=1 $(BIN)/vitest run tests/production-build.test.ts $(call REPORT,production)
+
+test-pgbouncer: install
+	@echo "== tests on PostgreSQL through PgBouncer in transaction pooling mode"
+	TEST_DATABASE_URL='$(PG_TEST_URL)' TEST_PGBOUNCER=1 $(BIN)/vitest run $(call REPORT,pgbouncer)
 
 mock: install ## Serve a mock of the API from the spec's examples on http://127.0.0.1:4010 (Prism)
 	$(BIN)/prism mock openapi/openapi.yaml --host $(MOCK_HOST) --port $(MOCK_PORT)

@@ -7,5 +7,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // `make test-pgbouncer`: the PostgreSQL run once more, the app connecting through PgBouncer.
+    globalSetup: process.env.TEST_PGBOUNCER === '1' ? ['tests/support/pgbouncer.ts'] : [],
   },
 });

@@ -7,6 +7,7 @@ import { pinoHttp } from 'pino-http';
 import { limitPerAddress } from './auth/address-limit.js';
 import { createAuth } from './auth/index.js';
 import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
 import { docsAssets, docsPolicy } from './docs/assets.js';
 import { createHandlers } from './handlers/index.js';
 import { createBackend, type Call } from './http/backend.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   config: Config;
   knex: Knex;
   logger: Logger;
+  /** When set (METRICS_PORT), every response is timed into it. */
+  metrics?: Metrics;
   /** Called with every mismatch between a response and the spec; tests fail on any. */
   onResponseViolation?: (violations: string[]) => void;
 }
@@ -42,8 +45,14 @@ export async function createApp(deps: AppDeps) {
     if (violations.length > 0) deps.onResponseViolation!(violations);
   };
 
+  // The request as the spec names it; requests refused before routing (rate limits, bad paths) are matched here.
+  const routeOf = (req: express.Request) =>
+    (req.res?.locals.call as Call | undefined)?.route ??
+    api.matchOperation({ method: req.method === 'HEAD' ? 'GET' : req.method, path: req.path, headers: {} })?.path;
+
   const app = express();
   app.disable('x-powered-by');
+  if (deps.metrics) app.use(deps.metrics.middleware(routeOf));
   app.set('trust proxy', config.http.trustedProxies.length > 0 ? config.http.trustedProxies : false);
   app.set('query parser', 'simple');
   app.use(requestId);

@@ -16,15 +16,11 @@ const MIN_PRODUCTION_KEY = 32;
 // Echoing these into start-up logs would leak credentials.
 const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL']);
 
-const int = (min: number, max: number, fallback: number) => {
+const optionalInt = (min: number, max: number) => {
   const message = `must be an integer between ${min} and ${max}`;
-  return z
-    .string()
-    .regex(/^\d+$/, message)
-    .transform(Number)
-    .pipe(z.number().min(min, message).max(max, message))
-    .default(fallback);
+  return z.string().regex(/^\d+$/, message).transform(Number).pipe(z.number().min(min, message).max(max, message)).optional();
 };
+const int = (min: number, max: number, fallback: number) => optionalInt(min, max).default(fallback);
 
 // Each item is normalised by `parse`, which returns undefined for an item it rejects.
 const list = (parse: (item: string) => string | undefined, message: string) =>
@@ -135,6 +131,10 @@ const schema = z
     AUTH_RATE_LIMIT: int(0, 1_000_000, 1000),
     REQUEST_TIMEOUT_SECONDS: int(1, 3600, 30),
     TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
+    ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], 'must be true or false').default('false').transform((s) => s === 'true'),
+    DATABASE_POOL_MAX: int(1, 1000, 10),
+    DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000, 0),
+    METRICS_PORT: optionalInt(0, 65535),
   })
   // `when` makes this run even after single variables failed (so every problem is reported in one go);
   // values may then still be raw, hence only presence and equality tests here.
@@ -147,6 +147,11 @@ const schema = z
     if (e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD === undefined) problem('ADMIN_PASSWORD', 'must be set together with ADMIN_EMAIL');
     if (e.ADMIN_PASSWORD !== undefined && e.ADMIN_EMAIL === undefined) problem('ADMIN_EMAIL', 'must be set together with ADMIN_PASSWORD');
     // PGlite is an in-process database: several workers would each open, and corrupt, the same files.
+    // A container's file system, DATA_DIR included, is gone after the next deploy.
+    if (e.NODE_ENV === 'production' && e.DATABASE_URL === undefined && e.ALLOW_EMBEDDED_DATABASE !== true) {
+      problem('DATABASE_URL', 'must be set in production: the embedded database lives in DATA_DIR and is lost when a container is replaced (set ALLOW_EMBEDDED_DATABASE=true to run it anyway, on a persistent volume)');
+    }
+    if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problem('METRICS_PORT', 'must differ from PORT (metrics are served on their own listener)');
     if (e.DATABASE_URL === undefined && e.WEB_CONCURRENCY > 1) problem('WEB_CONCURRENCY', 'must be 1 unless DATABASE_URL is set (the embedded database serves one process)');
   }, { when: () => true })
   .transform((e) => ({
@@ -155,7 +160,8 @@ const schema = z
     logLevel: e.LOG_LEVEL,
     webConcurrency: e.WEB_CONCURRENCY,
     http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
-    db: { url: e.DATABASE_URL },
+    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS },
+    metrics: { port: e.METRICS_PORT },
     auth: {
       secretKey: resolveSecret(e.NODE_ENV, e.SECRET_KEY, resolve(e.DATA_DIR)),
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
@@ -171,13 +177,16 @@ const schema = z
 
 export type Config = z.output<typeof schema>;
 
+/** Every variable the configuration reads (`.env.example` must list each). */
+export const configVariables = Object.keys(schema.in.shape);
+
 /**
  * Reads and validates the configuration once, at start-up. An empty variable counts as unset.
  * `opts.dataDir` overrides DATA_DIR (tests point it at a temporary directory).
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts?: { dataDir?: string }): Config {
   const input = Object.fromEntries(
-    Object.keys(schema.in.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+    configVariables.map((name) => [name, env[name] === '' ? undefined : env[name]]),
   );
   if (opts?.dataDir !== undefined) input.DATA_DIR = opts.dataDir;
   const result = schema.safeParse(input);

@@ -4,9 +4,10 @@ import { pino } from 'pino';
 import { createApp } from './app.js';
 import { pruneExpired } from './auth/pruning.js';
 import { loadConfigOrExit, type Config } from './config.js';
-import { migrateToLatest } from './db/migrate.js';
+import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { listen, stop } from './http/server.js';
 import { openDatabase } from './db/open.js';
+import { clusterScrape, createMetrics, registryScrape, serveMetrics } from './metrics.js';
 import { ensureAdmin } from './users/admin.js';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -15,7 +16,19 @@ const SHUTDOWN_GRACE_MS = 20_000;
 
 async function prepareDatabase(config: Config, logger: pino.Logger) {
   const knex = await openDatabase(config);
-  await migrateToLatest(knex);
+  if (config.env === 'production') {
+    // Migrations are the release step's job (`npm run migrate`): several instances starting at
+    // once would race for knex's migration lock. A schema ahead of this build is fine (a newer
+    // release migrated first); one behind it is not.
+    const pending = await pendingMigrations(knex);
+    if (pending.length > 0) {
+      logger.fatal({ pending }, 'the database schema is behind this build: run the migrations first (npm run migrate; in Docker the migrate command)');
+      await knex.destroy();
+      process.exit(1);
+    }
+  } else {
+    await migrateToLatest(knex);
+  }
   if (config.admin) {
     const outcome = await ensureAdmin(knex, config.admin, config.auth.bcryptRounds);
     if (outcome === 'created') logger.info({ email: config.admin.email }, 'created the first admin');
@@ -27,9 +40,12 @@ async function prepareDatabase(config: Config, logger: pino.Logger) {
 }
 
 async function serve(config: Config, logger: pino.Logger, knex: Knex) {
-  const { app } = await createApp({ config, knex, logger });
+  const metrics = config.metrics.port === undefined ? undefined : createMetrics(knex);
+  const { app } = await createApp({ config, knex, logger, metrics });
   const server = await listen(app, config.http);
-  logger.info({ port: config.http.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
+  // In a cluster the primary serves the workers' metrics, aggregated.
+  const metricsServer = metrics && cluster.isPrimary ? await serveMetrics(config.metrics.port!, registryScrape(metrics.registry)) : undefined;
+  logger.info({ port: config.http.port, metricsPort: config.metrics.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
 
   const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
   void prune();
@@ -38,6 +54,7 @@ async function serve(config: Config, logger: pino.Logger, knex: Knex) {
   const shutDown = async (signal: string) => {
     clearInterval(pruning);
     logger.info({ signal }, 'shutting down');
+    metricsServer?.close();
     await stop(server, SHUTDOWN_GRACE_MS);
     await knex.destroy();
     process.exit(0);
@@ -56,6 +73,7 @@ if (cluster.isPrimary) {
     await serve(config, logger, knex);
   } else {
     await knex.destroy();
+    const metricsServer = config.metrics.port === undefined ? undefined : await serveMetrics(config.metrics.port, clusterScrape());
     let stopping = false;
     for (let i = 0; i < config.webConcurrency; i++) cluster.fork();
     cluster.on('exit', (worker, code) => {
@@ -66,6 +84,7 @@ if (cluster.isPrimary) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         stopping = true;
+        metricsServer?.close();
         for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
       });
     }

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
 const LONG_KEY = 'k'.repeat(32);
+const DB_URL = 'postgres://app@db.internal:5432/tasks';
 let dataDir: string;
 
 beforeEach(() => {
@@ -34,7 +35,8 @@ describe('loadConfig', () => {
       logLevel: 'info',
       webConcurrency: 1,
       http: { port: 8000, corsOrigins: [], trustedProxies: [], requestTimeoutSeconds: 30 },
-      db: { url: undefined },
+      db: { url: undefined, poolMax: 10, statementTimeoutMs: 0 },
+      metrics: { port: undefined },
       auth: {
         accessTokenTtl: 900,
         refreshTokenTtl: 604_800,
@@ -85,7 +87,7 @@ describe('loadConfig', () => {
   });
 
   it('reports every bad variable in one error', () => {
-    const error = failureOf({ NODE_ENV: 'production', PORT: 'abc', LOG_LEVEL: 'loud', BCRYPT_ROUNDS: '99' });
+    const error = failureOf({ NODE_ENV: 'production', DATABASE_URL: DB_URL, PORT: 'abc', LOG_LEVEL: 'loud', BCRYPT_ROUNDS: '99' });
     expect(error.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['BCRYPT_ROUNDS', 'LOG_LEVEL', 'PORT', 'SECRET_KEY']);
   });
 
@@ -98,7 +100,27 @@ describe('loadConfig', () => {
   });
 
   it('accepts a 32-character SECRET_KEY in production', () => {
-    expect(load({ NODE_ENV: 'production', SECRET_KEY: LONG_KEY }).auth.secretKey).toBe(LONG_KEY);
+    expect(load({ NODE_ENV: 'production', DATABASE_URL: DB_URL, SECRET_KEY: LONG_KEY }).auth.secretKey).toBe(LONG_KEY);
+  });
+
+  it('refuses the embedded database in production, naming the variable that allows it', () => {
+    expect(failureOf({ NODE_ENV: 'production', SECRET_KEY: LONG_KEY }).message).toMatch(
+      /DATABASE_URL must be set in production: .*lost when a container is replaced .*ALLOW_EMBEDDED_DATABASE=true/,
+    );
+  });
+
+  it('runs the embedded database in production when ALLOW_EMBEDDED_DATABASE=true', () => {
+    expect(load({ NODE_ENV: 'production', SECRET_KEY: LONG_KEY, ALLOW_EMBEDDED_DATABASE: 'true' }).db.url).toBeUndefined();
+  });
+
+  it('reads the pool size, the statement timeout and the metrics port', () => {
+    const config = load({ DATABASE_POOL_MAX: '4', DATABASE_STATEMENT_TIMEOUT_MS: '5000', METRICS_PORT: '9464' });
+    expect(config).toMatchObject({ db: { poolMax: 4, statementTimeoutMs: 5000 }, metrics: { port: 9464 } });
+  });
+
+  it('refuses a pool of no connections and metrics on the API port', () => {
+    const error = failureOf({ DATABASE_POOL_MAX: '0', PORT: '8000', METRICS_PORT: '8000', ALLOW_EMBEDDED_DATABASE: 'yes' });
+    expect(error.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['ALLOW_EMBEDDED_DATABASE', 'DATABASE_POOL_MAX', 'METRICS_PORT']);
   });
 
   it('never echoes secret values in the error', () => {

@@ -1,11 +1,24 @@
+#!/usr/bin/env node
 import { loadConfigOrExit } from '../config.js';
-import { migrateToLatest } from '../db/migrate.js';
+import { migrateToLatest, rollbackOne } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
 
-const knex = await openDatabase(loadConfigOrExit());
+// `migrate` brings the schema up to date; `migrate rollback` undoes the most recent migration.
+const command = process.argv[2] ?? 'latest';
+if (command !== 'latest' && command !== 'rollback') {
+  console.error(`usage: migrate [latest|rollback] (got ${JSON.stringify(command)})`);
+  process.exit(2);
+}
+
+const knex = await openDatabase(loadConfigOrExit(), 'migrate');
 try {
-  await migrateToLatest(knex);
-  console.log('database schema is up to date');
+  if (command === 'latest') {
+    await migrateToLatest(knex);
+    console.log('database schema is up to date');
+  } else {
+    const undone = await rollbackOne(knex);
+    console.log(undone === undefined ? 'no migration to roll back' : `rolled back ${undone}`);
+  }
 } finally {
   await knex.destroy();
 }

@@ -5,6 +5,7 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
+import ClientPg from 'knex/lib/dialects/postgres/index.js';
 
 const INT8_OID = 20;
 // PGlite has a single connection, so a query waiting for it should fail fast rather than hang;
@@ -41,12 +42,57 @@ export async function ownerOnlyDirectory(dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
-export async function createDatabase(opts: { databaseUrl?: string; dataDir?: string }): Promise<Knex> {
+interface PgConnection {
+  /** Set by knex while the connection belongs to a transaction. */
+  __knexTxId?: string;
+}
+type QueryObject = { sql: string };
+
+/**
+ * pg with `statement_timeout` set by `SET LOCAL` inside each transaction, never per session or as
+ * a startup parameter: PgBouncer in transaction pooling refuses the parameter and hands each
+ * transaction any server connection, so only a transaction's own settings are sure to apply. A
+ * query outside a transaction becomes a transaction of its own (two round trips more).
+ */
+function pgWithStatementTimeout(ms: number): typeof Knex.Client {
+  const setLocal = `set local statement_timeout = ${ms}`;
+  const base = ClientPg.prototype as unknown as { _query(c: PgConnection, o: QueryObject): Promise<QueryObject> };
+  return class extends ClientPg {
+    async _query(connection: PgConnection, obj: QueryObject): Promise<QueryObject> {
+      const run = (sql: string) => base._query.call(this, connection, { sql });
+      if (connection.__knexTxId !== undefined) {
+        // knex opens every transaction with BEGIN (savepoints run inside one): one round trip for both.
+        return base._query.call(this, connection, /^BEGIN\b/i.test(obj.sql) ? { ...obj, sql: `${obj.sql} ${setLocal};` } : obj);
+      }
+      await run(`begin; ${setLocal}`);
+      try {
+        const result = await base._query.call(this, connection, obj);
+        await run('commit');
+        return result;
+      } catch (error) {
+        await run('rollback').catch(() => undefined);
+        throw error;
+      }
+    }
+  };
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  /** Connections per process (pg only: PGlite has one). */
+  poolMax?: number;
+  /** 0: no limit. pg only. */
+  statementTimeoutMs?: number;
+}
+
+export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
   if (opts.databaseUrl) {
+    const timeout = opts.statementTimeoutMs ?? 0;
     return knex({
-      client: 'pg',
+      client: timeout > 0 ? pgWithStatementTimeout(timeout) : 'pg',
       connection: { connectionString: opts.databaseUrl, types: pgTypes },
-      pool: { min: 0, max: 10 },
+      pool: { min: 0, max: opts.poolMax ?? 10 },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
     });
   }

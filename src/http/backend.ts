@@ -15,6 +15,8 @@ export interface Call {
   operationId?: string;
   /** Integer parameters not written in plain decimal, found before ajv coerces them. */
   laxIntegers?: ProblemError[];
+  /** The spec's path template of the matched operation, such as /tasks/{id}. */
+  route?: string;
 }
 
 export interface BackendDeps {
@@ -76,6 +78,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
   const laxIntegers = decimalIntegers(api);
   api.register('postRoutingHandler', (c: Context, call: Call) => {
     call.operationId = c.operation?.operationId;
+    call.route = c.operation?.path;
     if (c.operation) call.laxIntegers = laxIntegers(c);
   });
   for (const [operationId, handler] of Object.entries(deps.handlers)) {

@@ -14,6 +14,8 @@ const BODY_ERRORS: Record<string, () => AppError> = {
 // Connection failures of pg and PGlite, and knex giving up on (or no longer having) a connection.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
 
+const STATEMENT_TIMEOUT = '57014';
+
 function isDatabaseUnavailable(error: { code?: unknown; name?: unknown; message?: unknown }): boolean {
   if (typeof error.code === 'string' && (UNAVAILABLE_CODES.has(error.code) || error.code.startsWith('08'))) return true;
   return error.name === 'KnexTimeoutError' || /Connection terminated|Client was closed|PGlite is closed|Unable to acquire a connection/i.test(String(error.message));
@@ -28,6 +30,11 @@ export function toAppError(error: unknown): { error: AppError; unexpected: boole
   const e = (error ?? {}) as { type?: unknown; status?: unknown; code?: unknown; name?: unknown; message?: unknown; nativeError?: unknown };
   const bodyError = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
   if (bodyError) return { error: bodyError(), unexpected: false };
+  // DATABASE_STATEMENT_TIMEOUT_MS cut a statement off: the database is overloaded or a lock is held
+  // too long; worth a log line, and the client may retry.
+  if (e.code === STATEMENT_TIMEOUT || (e.nativeError as { code?: unknown } | undefined)?.code === STATEMENT_TIMEOUT) {
+    return { error: problems.unavailable('The database took too long to answer; try again shortly.'), unexpected: true };
+  }
   if (isDatabaseUnavailable(e) || isDatabaseUnavailable((e.nativeError ?? {}) as typeof e)) {
     return { error: problems.unavailable(), unexpected: false };
   }

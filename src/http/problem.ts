@@ -69,5 +69,5 @@ export const problems = {
     new AppError(422, 'validation-error', validationDetail(errors.length), { errors: errors.slice(0, MAX_LISTED_ERRORS) }),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
     new AppError(429, 'too-many-requests', detail, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } }),
-  unavailable: () => new AppError(503, 'service-unavailable', 'The database is not answering; try again shortly.'),
+  unavailable: (detail = 'The database is not answering; try again shortly.') => new AppError(503, 'service-unavailable', detail),
 };

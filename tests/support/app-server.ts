@@ -5,8 +5,8 @@ import { pino } from 'pino';
 import { createApp } from '../../src/app.js';
 import { createTaskClient, type TaskClient, type TokenPair } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
 import { listen } from '../../src/http/server.js';
+import { createMetrics, registryScrape, serveMetrics } from '../../src/metrics.js';
 import { startConformanceProxy } from './conformance-proxy.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -18,6 +18,8 @@ export interface TestServer {
   /** Plain fetch against the server, for requests the typed client cannot make (bad JSON, wrong media types). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   violations: string[];
+  /** GET /metrics on its own listener, when the env sets METRICS_PORT (0: any free port). */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -31,17 +33,20 @@ export interface ServerOptions {
 }
 
 export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
-  const db: TestDatabase = await createTestDatabase();
-  await migrateToLatest(db.knex);
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', ...env });
+  const db: TestDatabase = await createTestDatabase(config.db);
+  await db.migrate();
   const violations: string[] = [];
+  const metrics = config.metrics.port === undefined ? undefined : createMetrics(db.knex);
   const { app } = await createApp({
     config,
     knex: db.knex,
     logger: pino({ level: 'silent' }),
+    metrics,
     onResponseViolation: (found) => violations.push(...found),
   });
   const server: Server = await listen(app, { ...config.http, port: 0, host: '127.0.0.1' });
+  const metricsServer = metrics && (await serveMetrics(config.metrics.port!, registryScrape(metrics.registry)));
   const serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // `make test-conformance` runs the whole suite once more through Prism.
   const proxy = process.env.CONFORMANCE === 'prism' && !options.direct ? await startConformanceProxy(serverUrl) : undefined;
@@ -56,10 +61,12 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     baseUrl,
     knex: db.knex,
     violations,
+    metricsUrl: metricsServer && `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`,
     client: (tokens) => createTaskClient({ baseUrl, tokens, fetch: checkedFetch }),
     fetch: (path, init) => checkedFetch(`${baseUrl}${path}`, init),
     async close() {
       proxy?.stop();
+      metricsServer?.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await db.destroy();

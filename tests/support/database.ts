@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { withDatabase } from '../../src/db/create-database.js';
-import { createDatabase } from '../../src/db/knex.js';
+import { createDatabase, type DatabaseOptions } from '../../src/db/knex.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
 
 export interface TestDatabase {
+  /** The app's connection: through PgBouncer on `make test-pgbouncer`. */
   knex: Knex;
   databaseUrl?: string;
+  /** Runs the migrations, on PostgreSQL over a direct connection, as the README asks of a deployment. */
+  migrate(): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -20,22 +25,33 @@ async function onServer(serverUrl: string, sql: string): Promise<void> {
   }
 }
 
-/** A fresh, unmigrated database: on TEST_DATABASE_URL's server when set, else in-memory PGlite. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh, unmigrated database: on TEST_DATABASE_URL's server when set (reached through
+ * PgBouncer when the run provides one), else in-memory PGlite. `options` as the app passes them.
+ */
+export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax' | 'statementTimeoutMs'> = {}): Promise<TestDatabase> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const knex = await createDatabase({ dataDir: 'memory://' });
-    return { knex, destroy: () => knex.destroy() };
+    return { knex, migrate: () => migrateToLatest(knex), destroy: () => knex.destroy() };
   }
 
   const name = `tm_test_${randomBytes(6).toString('hex')}`;
   const quoted = pg.escapeIdentifier(name);
   await onServer(serverUrl, `create database ${quoted}`);
-  const databaseUrl = withDatabase(serverUrl, name);
-  const knex = await createDatabase({ databaseUrl });
+  const databaseUrl = withDatabase(inject('pgbouncerUrl') ?? serverUrl, name);
+  const knex = await createDatabase({ databaseUrl, poolMax: options.poolMax, statementTimeoutMs: options.statementTimeoutMs });
   return {
     knex,
     databaseUrl,
+    async migrate() {
+      const direct = await createDatabase({ databaseUrl: withDatabase(serverUrl, name) });
+      try {
+        await migrateToLatest(direct);
+      } finally {
+        await direct.destroy();
+      }
+    },
     async destroy() {
       await knex.destroy();
       // FORCE ends connections a failed test may have left open.

@@ -1,0 +1,123 @@
+import { once } from 'node:events';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Request, RequestHandler } from 'express';
+import type { Knex } from 'knex';
+import { AggregatorRegistry, collectDefaultMetrics, Gauge, Histogram, type PrometheusContentType, type Registry } from 'prom-client';
+
+// OpenTelemetry's HTTP semantic conventions: known methods by name, any other as _OTHER; the
+// route is a template (never the raw path, which carries ids), and one fixed value when no
+// operation matched.
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+export const UNMATCHED_ROUTE = 'unmatched';
+// The bucket boundaries OpenTelemetry advises for http.server.request.duration.
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+interface Pool {
+  max: number;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+export interface Metrics {
+  /**
+   * In a cluster worker, the primary's aggregated view reads this registry (an
+   * AggregatorRegistry so that it answers the primary's requests).
+   */
+  registry: Registry;
+  /** Times every response; `routeOf` names the spec path template of the request, if any. */
+  middleware(routeOf: (req: Request) => string | undefined): RequestHandler;
+}
+
+export function createMetrics(knex: Knex): Metrics {
+  const registry = new AggregatorRegistry<PrometheusContentType>();
+  AggregatorRegistry.setRegistries([registry]);
+  collectDefaultMetrics({ register: registry });
+
+  const duration = new Histogram({
+    name: 'http_server_request_duration_seconds',
+    help: 'Duration of HTTP server requests.',
+    labelNames: ['http_request_method', 'http_route', 'http_response_status_code'],
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  });
+
+  // knex's tarn pool (PGlite's holds its one connection); none once the database is closed.
+  const pool = () => (knex.client as { pool?: Pool }).pool;
+  const poolName = { db_client_connection_pool_name: 'knex' };
+  new Gauge({
+    name: 'db_client_connection_count',
+    help: 'Database connections of this pool by state: used (checked out) or idle.',
+    labelNames: ['db_client_connection_pool_name', 'db_client_connection_state'],
+    registers: [registry],
+    collect() {
+      this.set({ ...poolName, db_client_connection_state: 'used' }, pool()?.numUsed() ?? 0);
+      this.set({ ...poolName, db_client_connection_state: 'idle' }, pool()?.numFree() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'db_client_connection_max',
+    help: 'The most connections this pool opens (DATABASE_POOL_MAX).',
+    labelNames: ['db_client_connection_pool_name'],
+    registers: [registry],
+    collect() {
+      this.set(poolName, pool()?.max ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'db_client_connection_pending_requests',
+    help: 'Queries waiting for a connection of this pool.',
+    labelNames: ['db_client_connection_pool_name'],
+    registers: [registry],
+    collect() {
+      this.set(poolName, pool()?.numPendingAcquires() ?? 0);
+    },
+  });
+
+  return {
+    registry,
+    middleware: (routeOf) => (req, res, next) => {
+      const start = process.hrtime.bigint();
+      res.once('finish', () => {
+        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+        duration.observe(
+          {
+            http_request_method: KNOWN_METHODS.has(req.method) ? req.method : '_OTHER',
+            http_route: routeOf(req) ?? UNMATCHED_ROUTE,
+            http_response_status_code: res.statusCode,
+          },
+          seconds,
+        );
+      });
+      next();
+    },
+  };
+}
+
+/**
+ * GET /metrics on its own port, so that it is only public where someone publishes that port.
+ * `scrape` is this process's registry, or the cluster primary's aggregate of its workers.
+ */
+export async function serveMetrics(port: number, scrape: { contentType: string; text(): Promise<string> }): Promise<Server> {
+  const handle: RequestListener = (req, res) => {
+    if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found: metrics are at GET /metrics\n');
+      return;
+    }
+    scrape.text().then(
+      (text) => res.writeHead(200, { 'Content-Type': scrape.contentType }).end(text),
+      (error: Error) => res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`metrics unavailable: ${error.message}\n`),
+    );
+  };
+  const server = createServer(handle).listen(port);
+  await once(server, 'listening');
+  return server;
+}
+
+export const registryScrape = (registry: Registry) => ({ contentType: registry.contentType, text: () => registry.metrics() });
+
+/** In the cluster primary: one view of every worker's metrics, summed (prom-client's aggregation). */
+export function clusterScrape() {
+  const aggregator = new AggregatorRegistry();
+  return { contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() };
+}

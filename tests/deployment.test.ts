@@ -1,0 +1,162 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { describe, expect, it } from 'vitest';
+import { configVariables, loadConfig } from '../src/config.js';
+
+// No Docker engine runs here (nor can pull images), so what can be checked without one is: the
+// files parse, refer to what exists, and agree with the server's configuration and npm scripts.
+const run = promisify(execFile);
+const read = (file: string) => readFileSync(file, 'utf8');
+const packageJson = JSON.parse(read('package.json')) as { scripts: Record<string, string>; engines: { node: string } };
+
+const KEYWORDS = new Set(['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'CMD', 'ENTRYPOINT', 'LABEL']);
+
+function stages(file: string) {
+  const dockerfile = DockerfileParser.parse(read(file));
+  const result: { name: string | null; image: string; instructions: Instruction[] }[] = [];
+  for (const instruction of dockerfile.getInstructions()) {
+    if (instruction.getKeyword() === 'FROM') {
+      const from = dockerfile.getFROMs().find((f) => f.getRange().start.line === instruction.getRange().start.line)!;
+      result.push({ name: from.getBuildStage(), image: from.getImage() ?? '', instructions: [] });
+    } else {
+      result.at(-1)?.instructions.push(instruction);
+    }
+  }
+  return { dockerfile, stages: result };
+}
+
+/** JSON (exec) form arguments of CMD/ENTRYPOINT/HEALTHCHECK …, or undefined for the shell form. */
+const execForm = (instruction: Instruction) => {
+  const text = instruction.getArgumentsContent() ?? '';
+  const json = text.slice(text.indexOf('['));
+  try {
+    const parsed: unknown = JSON.parse(json);
+    return Array.isArray(parsed) ? (parsed as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith('!'));
+
+describe.each(['Dockerfile', 'docker/pgbouncer/Dockerfile'])('%s', (file) => {
+  const { dockerfile, stages: all } = stages(file);
+  const context = file === 'Dockerfile' ? '.' : 'docker/pgbouncer';
+
+  it('parses into known instructions, every stage on a named image', () => {
+    expect(all.length).toBeGreaterThan(0);
+    for (const instruction of dockerfile.getInstructions()) expect(KEYWORDS).toContain(instruction.getKeyword());
+    for (const stage of all) expect(stage.image).not.toBe('');
+  });
+
+  it('copies only files that exist in the build context (or come from an earlier stage)', () => {
+    const names = new Set(all.map((s) => s.name));
+    for (const copy of dockerfile.getCOPYs()) {
+      const from = copy.getFromFlag()?.getValue();
+      const args = copy.getArguments().map((a) => a.getValue()).filter((v) => !v.startsWith('--'));
+      const sources = args.slice(0, -1);
+      expect(sources.length).toBeGreaterThan(0);
+      if (from) {
+        expect(names).toContain(from);
+        continue;
+      }
+      for (const source of sources) {
+        expect(existsSync(join(context, source)), `${file}: COPY ${source}`).toBe(true);
+        if (context === '.') expect(ignored, `.dockerignore leaves out ${source}`).not.toContain(source.replace(/^\.\//, ''));
+      }
+    }
+  });
+});
+
+describe('the API image', () => {
+  const { dockerfile, stages: all } = stages('Dockerfile');
+  const runtime = all.at(-1)!;
+  const last = (keyword: string) => runtime.instructions.filter((i) => i.getKeyword() === keyword).at(-1);
+
+  it('builds in one stage and runs from a later one with production dependencies only', () => {
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    const runs = (stage: (typeof all)[number]) => stage.instructions.filter((i) => i.getKeyword() === 'RUN').map((i) => i.getArgumentsContent());
+    expect(runs(all[0]!).join('\n')).toMatch(/npm ci\b/);
+    expect(runs(all[0]!).join('\n')).toMatch(/npm run build/);
+    expect(runs(runtime).join('\n')).toMatch(/npm ci --omit=dev/);
+    expect(last('USER')?.getArgumentsContent()).toBe('node');
+  });
+
+  it('is based on a Node line that CI tests and package.json supports', () => {
+    const base = dockerfile.getARGs().find((a) => a.getProperty()?.getName() === 'NODE_IMAGE')?.getProperty()?.getValue() ?? undefined;
+    const major = /^node:(\d+)-slim$/.exec(base ?? '')?.[1];
+    expect(major, base).toBeDefined();
+    expect(packageJson.engines.node).toContain(`^${major}.0.0`);
+    expect(read('.ci/run')).toContain('NODE_IMAGE');
+  });
+
+  it('runs in exec form exactly what npm start runs', () => {
+    const cmd = execForm(last('CMD')!);
+    expect(cmd).toEqual(packageJson.scripts.start!.split(' '));
+    expect(runtime.instructions.some((i) => i.getKeyword() === 'ENTRYPOINT')).toBe(false);
+  });
+
+  it('exposes the default PORT and checks its health on /healthz with node (no curl in slim images)', () => {
+    const port = String(loadConfig({ NODE_ENV: 'test' }).http.port);
+    expect(last('EXPOSE')?.getArgumentsContent()).toBe(port);
+    const check = last('HEALTHCHECK')!;
+    expect(check.getArgumentsContent()).toMatch(/CMD \[/);
+    const command = execForm(check);
+    expect(command?.[0]).toBe('node');
+    expect(command?.join(' ')).toContain(`(process.env.PORT || ${port}) + '/healthz'`);
+  });
+
+  it('offers migrate as a command of its own, from the compiled build', () => {
+    expect(runtime.instructions.map((i) => i.getArgumentsContent()).join('\n')).toContain('ln -s /app/dist/src/cli/migrate.js /usr/local/bin/migrate');
+    expect(packageJson.scripts.migrate).toBe('node dist/src/cli/migrate.js');
+    expect(read('src/cli/migrate.ts').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+});
+
+describe('.dockerignore', () => {
+  it('keeps local data, secrets, dependencies and build output out of the build context', () => {
+    for (const entry of ['.data', '.env', 'node_modules', 'dist']) expect(ignored).toContain(entry);
+  });
+});
+
+describe('compose.yaml', () => {
+  const compose = (env: Record<string, string>) =>
+    run('docker-compose', ['-f', 'compose.yaml', '--profile', 'pgbouncer', 'config', '-q'], { env: { PATH: process.env.PATH, ...env } });
+
+  it('is a valid compose file (docker-compose config)', async () => {
+    await expect(compose({ SECRET_KEY: 'k'.repeat(32) })).resolves.toBeDefined();
+  });
+
+  it('refuses to start without SECRET_KEY, and says so', async () => {
+    await expect(compose({})).rejects.toMatchObject({ stderr: expect.stringContaining('set SECRET_KEY in .env') });
+  });
+
+  it('starts the API after PostgreSQL is healthy and the migrations have finished', async () => {
+    const { stdout } = await run('docker-compose', ['-f', 'compose.yaml', 'config'], { env: { PATH: process.env.PATH, SECRET_KEY: 'k'.repeat(32) } });
+    expect(stdout).toMatch(/api:[\s\S]*depends_on:\s+db:\s+condition: service_healthy\s+migrate:\s+condition: service_completed_successfully/);
+    expect(stdout).toMatch(/migrate:[\s\S]*command:\s+- migrate/);
+    expect(stdout).toMatch(/pgdata:/);
+  });
+});
+
+describe('.env.example', () => {
+  const entries = new Map(
+    read('.env.example')
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+  );
+
+  it('lists every variable the configuration reads', () => {
+    expect(configVariables.filter((name) => !entries.has(name))).toEqual([]);
+  });
+
+  it('gives each one its default: loading the file changes nothing', () => {
+    const set = Object.fromEntries([...entries].filter(([, value]) => value !== ''));
+    const key = { SECRET_KEY: 'k'.repeat(32) };
+    expect(loadConfig({ ...set, ...key })).toEqual(loadConfig(key));
+  });
+});

@@ -1,0 +1,24 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The server as `make run` starts it (src/main.ts), with only the variables given plus PATH. */
+export function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  return { child, output: () => output };
+}
+
+/** Polls `url` until it answers 200 (true) or `timeoutMs` passes (false). */
+export async function answersOk(url: string, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fetch(url).then((r) => r.ok, () => false)) return true;
+    await sleep(200);
+  }
+  return false;
+}
