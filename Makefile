@@ -50,7 +50,8 @@ build: install ## Compile to dist/
 	$(BIN)/tsc -p tsconfig.build.json
 	mkdir -p dist/generated && cp generated/openapi.json generated/openapi.yaml dist/generated/
 
-run: install migrate ## Install, migrate and serve on :8000 (embedded database unless DATABASE_URL is set)
+# The server migrates at start-up itself: a `migrate` step first would open the database twice.
+run: install ## Install, migrate and serve on :8000 (embedded database unless DATABASE_URL is set)
 	$(BIN)/tsx src/main.ts
 
 start: build ## Serve the compiled build (what production runs)

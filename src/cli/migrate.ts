@@ -4,8 +4,9 @@ import { openDatabase } from '../db/open.js';
 
 const knex = await openDatabase(loadConfigOrExit());
 try {
-  await migrateToLatest(knex);
-  console.log('database schema is up to date');
+  const applied = await migrateToLatest(knex);
+  const done = applied.length === 0 ? ['database schema is up to date: no migration to apply'] : [`applied ${applied.length} migration(s):`, ...applied.map((name) => `  ${name}`)];
+  console.log(done.join('\n'));
 } finally {
   await knex.destroy();
 }
