@@ -12,8 +12,9 @@ REPORT = --reporter=default --reporter=json --outputFile.json=dist/test-results/
 MOCK_HOST ?= 127.0.0.1
 MOCK_PORT ?= 4010
 DOCS_OUT ?= dist/docs
+CLIENT_OUT ?= dist/client
 
-.PHONY: help install generate lint breaking release-spec build run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs bench clean
+.PHONY: help install generate lint breaking release-spec build client run start migrate db-create admin test test-embedded test-conformance test-postgres mock docs bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -34,6 +35,7 @@ lint: install ## Lint the spec (0 errors, 0 warnings), check it against the rele
 	$(BIN)/redocly lint openapi/openapi.yaml
 	@$(MAKE) --no-print-directory breaking
 	$(BIN)/tsc --noEmit -p tsconfig.json
+	$(BIN)/tsc --noEmit -p tsconfig.client.json
 
 breaking: install ## Fail on a change that breaks clients of the last released spec, unless the major version moved
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -49,6 +51,9 @@ build: install ## Compile to dist/
 	rm -rf dist
 	$(BIN)/tsc -p tsconfig.build.json
 	mkdir -p dist/generated && cp generated/openapi.json generated/openapi.yaml dist/generated/
+
+client: install ## Build the typed client as an npm package: $(CLIENT_OUT)/task-management-client-<version>.tgz
+	@$(BIN)/tsx src/cli/client-package.ts $(CLIENT_OUT)
 
 # The server migrates at start-up itself: a `migrate` step first would open the database twice.
 run: install ## Install, migrate and serve on :8000 (embedded database unless DATABASE_URL is set)

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { migrationSource } from '../migrations/index.js';
 import { freePort } from './support/conformance-proxy.js';
+import { firstRun } from './support/runs.js';
 
 // One embedded database for the file: only the first start pays for creating it.
 const dataDir = mkdtempSync(join(tmpdir(), 'tm-dev-loop-'));
@@ -70,7 +71,7 @@ const migrate = async () => {
   return migration.output();
 };
 
-describe('make migrate', () => {
+describe.skipIf(!firstRun)('make migrate', () => {
   it('lists the migrations it applied, then says there is nothing left to apply', { timeout: SLOW }, async () => {
     const names = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
     expect(await migrate()).toBe(`applied ${names.length} migration(s):\n${names.map((name) => `  ${name}\n`).join('')}`);
@@ -78,7 +79,7 @@ describe('make migrate', () => {
   });
 });
 
-describe('logs', () => {
+describe.skipIf(!firstRun)('logs', () => {
   it('are readable lines in development, the first naming the URL it serves', { timeout: SLOW }, async () => {
     const port = await freePort();
     const server = run('node_modules/.bin/tsx', ['src/main.ts'], { PORT: String(port) });
@@ -97,7 +98,7 @@ describe('logs', () => {
   });
 });
 
-describe('npm run dev', () => {
+describe.skipIf(!firstRun)('npm run dev', () => {
   it('restarts the server when a source file changes', { timeout: SLOW }, async () => {
     const port = await freePort();
     const dev = run('npm', ['run', '-s', 'dev'], { PORT: String(port), LOG_FORMAT: 'json' });
