@@ -56,8 +56,9 @@ client: install ## Build the typed client as an npm package: $(CLIENT_OUT)/task-
 	@$(BIN)/tsx src/cli/client-package.ts $(CLIENT_OUT)
 
 # The server migrates at start-up itself: a `migrate` step first would open the database twice.
+# tsx as a loader of node itself, without the tsx launcher process in between.
 run: install ## Install, migrate and serve on :8000 (embedded database unless DATABASE_URL is set)
-	$(BIN)/tsx src/main.ts
+	node --import tsx src/main.ts
 
 start: build ## Serve the compiled build (what production runs)
 	node dist/src/main.js
@@ -101,6 +102,7 @@ docs: install ## Build the reference docs as one self-contained, offline page: d
 bench: install ## Print latency figures and query plans (embedded database; set TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/tsx bench/login-timing.ts
 	$(BIN)/tsx bench/list-tasks.ts
+	$(BIN)/tsx bench/startup.ts
 
 clean: ## Remove build output
 	rm -rf dist
