@@ -97,12 +97,12 @@ describe('the typed client', () => {
     const client = createTaskClient({
       baseUrl: `${server().baseUrl}/api`,
       tokens: original.tokens,
-      fetch: (input, init) => {
+      fetch: async (input, init) => {
         const request = new Request(input, init);
         const url = new URL(request.url);
         url.pathname = url.pathname.replace(/^\/api/, ''); // what the proxy does
         if (url.pathname === '/auth/refresh') counter.refreshes++;
-        return fetch(new Request(url, request));
+        return fetch(url, { method: request.method, headers: request.headers, body: await request.text() });
       },
     });
     const { response } = await client.POST('/auth/refresh', { body: { refresh_token: 'not-a-token' } });
