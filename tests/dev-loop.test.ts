@@ -1,4 +1,4 @@
-// The commands a developer runs by hand: make migrate, make run's logs, npm run dev.
+// The commands a developer runs by hand: make migrate, make run (and its logs), npm run dev.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
@@ -79,19 +79,19 @@ describe.skipIf(!firstRun)('make migrate', () => {
   });
 });
 
-describe.skipIf(!firstRun)('logs', () => {
-  it('are readable lines in development, the first naming the URL it serves', { timeout: SLOW }, async () => {
+describe.skipIf(!firstRun)('make run', () => {
+  it('logs readable lines in development, the first naming the URL it serves', { timeout: SLOW }, async () => {
     const port = await freePort();
-    const server = run('node_modules/.bin/tsx', ['src/main.ts'], { PORT: String(port) });
+    const server = run('make', ['-s', 'run'], { PORT: String(port) });
     await server.waitFor(/listening/);
     const line = server.output().split('\n').find((l) => l.includes('listening'))!;
     expect(line).toMatch(new RegExp(`^\\[[\\d:.]+\\] INFO: listening on http://localhost:${port}$`));
   });
 
-  it('are one JSON object a line in production', { timeout: SLOW }, async () => {
+  it('logs one JSON object a line in production', { timeout: SLOW }, async () => {
     const port = await freePort();
     const env = { PORT: String(port), NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-of-at-least-32-chars' };
-    const server = run('node_modules/.bin/tsx', ['src/main.ts'], env);
+    const server = run('make', ['-s', 'run'], env);
     await server.waitFor(/listening/);
     const lines = server.output().trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
     expect(lines.map((l) => l.msg)).toContain(`listening on http://localhost:${port}`);
