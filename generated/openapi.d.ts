@@ -488,12 +488,12 @@ export interface components {
         TokenPair: {
             /**
              * @description JWT to send as `Authorization: Bearer <token>`.
-             * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsInJvbGUiOiJ1c2VyIiwic2lkIjoiYjFjIiwidHlwIjoiYWNjZXNzIn0.c2lnbmF0dXJl
+             * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoidXNlciIsInNpZCI6ImIxYzRhMmU4LTZkM2YtNGYwYS05ZTU3LTJjOGQxYTZiN2YzMCIsInR5cCI6ImFjY2VzcyIsImlhdCI6MTc5NTUxNDQwMCwiZXhwIjo0MTAyNDQ0ODAwLCJzdWIiOiIzZmE4NWY2NC01NzE3LTQ1NjItYjNmYy0yYzk2M2Y2NmFmYTYifQ.8aZiYLffCTFmJqIbJ2kMctICqqwMxaLuFiGSiyjSgw0
              */
             access_token: string;
             /**
              * @description Single-use token for `POST /auth/refresh`. Keep only the newest.
-             * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsImp0aSI6IjdjOSIsInNpZCI6ImIxYyIsInR5cCI6InJlZnJlc2gifQ.c2lnbmF0dXJl
+             * @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJiMWM0YTJlOC02ZDNmLTRmMGEtOWU1Ny0yYzhkMWE2YjdmMzAiLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzk1NTE0NDAwLCJleHAiOjQxMDI0NDQ4MDAsInN1YiI6IjNmYTg1ZjY0LTU3MTctNDU2Mi1iM2ZjLTJjOTYzZjY2YWZhNiIsImp0aSI6IjdjOWU2Njc5LTc0MjUtNDBkZS05NDRiLWUwN2ZjMWY5MGFlNyJ9.5-bAcdrBPkDKMCnpE4Pf5zcPaFX96SUKBja62X35el4
              */
             refresh_token: string;
             /**
@@ -508,7 +508,7 @@ export interface components {
             expires_in: number;
         };
         RefreshRequest: {
-            /** @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsImp0aSI6IjdjOSIsInNpZCI6ImIxYyIsInR5cCI6InJlZnJlc2gifQ.c2lnbmF0dXJl */
+            /** @example eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJiMWM0YTJlOC02ZDNmLTRmMGEtOWU1Ny0yYzhkMWE2YjdmMzAiLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzk1NTE0NDAwLCJleHAiOjQxMDI0NDQ4MDAsInN1YiI6IjNmYTg1ZjY0LTU3MTctNDU2Mi1iM2ZjLTJjOTYzZjY2YWZhNiIsImp0aSI6IjdjOWU2Njc5LTc0MjUtNDBkZS05NDRiLWUwN2ZjMWY5MGFlNyJ9.5-bAcdrBPkDKMCnpE4Pf5zcPaFX96SUKBja62X35el4 */
             refresh_token: string;
         };
         PasswordChange: {
@@ -721,34 +721,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
-        UnprocessableEntity: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "type": "/problems/validation-error",
-                 *       "title": "Unprocessable Content",
-                 *       "status": 422,
-                 *       "detail": "The request has 2 invalid values.",
-                 *       "errors": [
-                 *         {
-                 *           "pointer": "/body/email",
-                 *           "message": "must be a valid email address"
-                 *         },
-                 *         {
-                 *           "pointer": "/body/password",
-                 *           "message": "must NOT have fewer than 8 characters"
-                 *         }
-                 *       ]
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description Rate limited; retry after the given number of seconds. */
         TooManyRequests: {
             headers: {
@@ -859,6 +831,31 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description A query parameter the operation does not take (it takes none). */
+        UnprocessableEntity: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/validation-error",
+                 *       "title": "Unprocessable Content",
+                 *       "status": 422,
+                 *       "detail": "The request has 1 invalid value.",
+                 *       "instance": "/healthz",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/query/verbose",
+                 *           "message": "is not allowed"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         /**
@@ -946,7 +943,35 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 2 invalid values.",
+                     *       "instance": "/auth/register",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/email",
+                     *           "message": "must be a valid email"
+                     *         },
+                     *         {
+                     *           "pointer": "/body/password",
+                     *           "message": "must NOT have fewer than 8 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -978,8 +1003,8 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsInJvbGUiOiJ1c2VyIiwic2lkIjoiYjFjIiwidHlwIjoiYWNjZXNzIn0.c2lnbmF0dXJl",
-                     *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsImp0aSI6IjdjOSIsInNpZCI6ImIxYyIsInR5cCI6InJlZnJlc2gifQ.c2lnbmF0dXJl",
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoidXNlciIsInNpZCI6ImIxYzRhMmU4LTZkM2YtNGYwYS05ZTU3LTJjOGQxYTZiN2YzMCIsInR5cCI6ImFjY2VzcyIsImlhdCI6MTc5NTUxNDQwMCwiZXhwIjo0MTAyNDQ0ODAwLCJzdWIiOiIzZmE4NWY2NC01NzE3LTQ1NjItYjNmYy0yYzk2M2Y2NmFmYTYifQ.8aZiYLffCTFmJqIbJ2kMctICqqwMxaLuFiGSiyjSgw0",
+                     *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJiMWM0YTJlOC02ZDNmLTRmMGEtOWU1Ny0yYzhkMWE2YjdmMzAiLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzk1NTE0NDAwLCJleHAiOjQxMDI0NDQ4MDAsInN1YiI6IjNmYTg1ZjY0LTU3MTctNDU2Mi1iM2ZjLTJjOTYzZjY2YWZhNiIsImp0aSI6IjdjOWU2Njc5LTc0MjUtNDBkZS05NDRiLWUwN2ZjMWY5MGFlNyJ9.5-bAcdrBPkDKMCnpE4Pf5zcPaFX96SUKBja62X35el4",
                      *       "token_type": "bearer",
                      *       "expires_in": 900
                      *     }
@@ -993,7 +1018,31 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/login",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/password",
+                     *           "message": "is required"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1009,7 +1058,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsImp0aSI6IjdjOSIsInNpZCI6ImIxYyIsInR5cCI6InJlZnJlc2gifQ.c2lnbmF0dXJl"
+                 *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJiMWM0YTJlOC02ZDNmLTRmMGEtOWU1Ny0yYzhkMWE2YjdmMzAiLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzk1NTE0NDAwLCJleHAiOjQxMDI0NDQ4MDAsInN1YiI6IjNmYTg1ZjY0LTU3MTctNDU2Mi1iM2ZjLTJjOTYzZjY2YWZhNiIsImp0aSI6IjdjOWU2Njc5LTc0MjUtNDBkZS05NDRiLWUwN2ZjMWY5MGFlNyJ9.5-bAcdrBPkDKMCnpE4Pf5zcPaFX96SUKBja62X35el4"
                  *     }
                  */
                 "application/json": components["schemas"]["RefreshRequest"];
@@ -1024,8 +1073,8 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsInJvbGUiOiJ1c2VyIiwic2lkIjoiYjFjIiwidHlwIjoiYWNjZXNzIn0.c2lnbmF0dXJl",
-                     *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsImp0aSI6IjdjOSIsInNpZCI6ImIxYyIsInR5cCI6InJlZnJlc2gifQ.c2lnbmF0dXJl",
+                     *       "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoidXNlciIsInNpZCI6ImIxYzRhMmU4LTZkM2YtNGYwYS05ZTU3LTJjOGQxYTZiN2YzMCIsInR5cCI6ImFjY2VzcyIsImlhdCI6MTc5NTUxNTMwMCwiZXhwIjo0MTAyNDQ0ODAwLCJzdWIiOiIzZmE4NWY2NC01NzE3LTQ1NjItYjNmYy0yYzk2M2Y2NmFmYTYifQ.kgBdeng4j_PbixW6D9xVYRKobdNE5T9iU2wob-2Q868",
+                     *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJiMWM0YTJlOC02ZDNmLTRmMGEtOWU1Ny0yYzhkMWE2YjdmMzAiLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzk1NTE1MzAwLCJleHAiOjQxMDI0NDQ4MDAsInN1YiI6IjNmYTg1ZjY0LTU3MTctNDU2Mi1iM2ZjLTJjOTYzZjY2YWZhNiIsImp0aSI6ImUyYTVmMGQzLThiMWMtNGM2ZS1hOWQ3LTVmM2IyZTFjMGE5NCJ9.BdneV0_kU24X1sysB1ZvWajg-O_N2VIfIQQ7YhimFgE",
                      *       "token_type": "bearer",
                      *       "expires_in": 900
                      *     }
@@ -1038,7 +1087,31 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/refresh",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/refresh_token",
+                     *           "message": "must not be empty"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1054,7 +1127,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZmE4NWY2NCIsImp0aSI6IjdjOSIsInNpZCI6ImIxYyIsInR5cCI6InJlZnJlc2gifQ.c2lnbmF0dXJl"
+                 *       "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiJiMWM0YTJlOC02ZDNmLTRmMGEtOWU1Ny0yYzhkMWE2YjdmMzAiLCJ0eXAiOiJyZWZyZXNoIiwiaWF0IjoxNzk1NTE0NDAwLCJleHAiOjQxMDI0NDQ4MDAsInN1YiI6IjNmYTg1ZjY0LTU3MTctNDU2Mi1iM2ZjLTJjOTYzZjY2YWZhNiIsImp0aSI6IjdjOWU2Njc5LTc0MjUtNDBkZS05NDRiLWUwN2ZjMWY5MGFlNyJ9.5-bAcdrBPkDKMCnpE4Pf5zcPaFX96SUKBja62X35el4"
                  *     }
                  */
                 "application/json": components["schemas"]["RefreshRequest"];
@@ -1073,7 +1146,31 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/logout",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/refresh_token",
+                     *           "message": "must be of type string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1162,7 +1259,31 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/password",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/new_password",
+                     *           "message": "must NOT have fewer than 8 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1182,17 +1303,11 @@ export interface operations {
                 offset?: components["parameters"]["Offset"];
                 /** @description Only tasks with this status. */
                 status?: components["schemas"]["TaskStatus"];
-                /**
-                 * @description Only tasks whose title contains this text, ignoring case.
-                 * @example report
-                 */
+                /** @description Only tasks whose title contains this text, ignoring case (for example `report`). */
                 q?: string;
                 /** @description Order of the items; a leading `-` means descending. Ties are broken by `id`. */
                 sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title";
-                /**
-                 * @description Admins only. Only tasks of this owner.
-                 * @example 3fa85f64-5717-4562-b3fc-2c963f66afa6
-                 */
+                /** @description Admins only. Only tasks of this owner (a user id). */
                 owner_id?: string;
             };
             header?: never;
@@ -1230,7 +1345,35 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 2 invalid values.",
+                     *       "instance": "/tasks",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/query/limit",
+                     *           "message": "must be <= 100"
+                     *         },
+                     *         {
+                     *           "pointer": "/query/status",
+                     *           "message": "must be one of: todo, in_progress, done"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1280,7 +1423,35 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 2 invalid values.",
+                     *       "instance": "/tasks",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/title",
+                     *           "message": "must not be empty"
+                     *         },
+                     *         {
+                     *           "pointer": "/body/status",
+                     *           "message": "must be one of: todo, in_progress, done"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1322,7 +1493,31 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/tasks/not-a-uuid",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/path/id",
+                     *           "message": "must be a valid uuid"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1384,7 +1579,31 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/tasks/9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/status",
+                     *           "message": "must be one of: todo, in_progress, done"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1419,7 +1638,31 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/tasks/not-a-uuid",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/path/id",
+                     *           "message": "must be a valid uuid"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1470,7 +1713,31 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/users",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/query/limit",
+                     *           "message": "must be >= 1"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1510,7 +1777,31 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/users/42",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/path/id",
+                     *           "message": "must be a valid uuid"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1564,7 +1855,31 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/users/3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/role",
+                     *           "message": "must be one of: user, admin"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };

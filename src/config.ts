@@ -119,6 +119,7 @@ const schema = z
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent')
       .default('info'),
+    LOG_FORMAT: z.enum(['json', 'pretty'], 'must be json or pretty').optional(),
     WEB_CONCURRENCY: int(1, 64, 1),
     ADMIN_EMAIL: z.email('must be a valid email address').max(254, 'must be at most 254 characters').transform((s) => s.toLowerCase()).optional(),
     ADMIN_PASSWORD: z
@@ -158,6 +159,8 @@ const schema = z
     env: e.NODE_ENV,
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
+    // JSON lines unless someone is developing: log shippers read those, people read pretty ones.
+    logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     webConcurrency: e.WEB_CONCURRENCY,
     http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
     db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS },

@@ -1,11 +1,13 @@
 import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
-import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { pruneExpired } from './auth/pruning.js';
 import { loadConfigOrExit, type Config } from './config.js';
 import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { listen, stop } from './http/server.js';
+import { createLogger } from './logging.js';
 import { openDatabase } from './db/open.js';
 import { clusterScrape, createMetrics, registryScrape, serveMetrics } from './metrics.js';
 import { ensureAdmin } from './users/admin.js';
@@ -14,8 +16,19 @@ const PRUNE_EVERY_MS = 60 * 60 * 1000;
 // Shorter than the usual 30 s a container gets between SIGTERM and SIGKILL.
 const SHUTDOWN_GRACE_MS = 20_000;
 
-async function prepareDatabase(config: Config, logger: pino.Logger) {
-  const knex = await openDatabase(config);
+// Where start-up time goes (node, tsx and imports are `boot`): logged at debug, read by bench/startup.ts.
+const phases: Record<string, number> = { boot: Math.round(performance.now()) };
+async function timed<T>(phase: string, work: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  try {
+    return await work();
+  } finally {
+    phases[phase] = Math.round(performance.now() - start);
+  }
+}
+
+async function prepareDatabase(config: Config, logger: Logger) {
+  const knex = await timed('database', () => openDatabase(config));
   if (config.env === 'production') {
     // Migrations are the release step's job (`npm run migrate`): several instances starting at
     // once would race for knex's migration lock. A schema ahead of this build is fine (a newer
@@ -27,25 +40,30 @@ async function prepareDatabase(config: Config, logger: pino.Logger) {
       process.exit(1);
     }
   } else {
-    await migrateToLatest(knex);
+    const applied = await timed('migrations', () => migrateToLatest(knex));
+    if (applied.length > 0) logger.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
   }
-  if (config.admin) {
-    const outcome = await ensureAdmin(knex, config.admin, config.auth.bcryptRounds);
-    if (outcome === 'created') logger.info({ email: config.admin.email }, 'created the first admin');
+  const { admin } = config;
+  if (admin) {
+    const outcome = await timed('admin', () => ensureAdmin(knex, admin, config.auth.bcryptRounds));
+    if (outcome === 'created') logger.info({ email: admin.email }, 'created the first admin');
     if (outcome === 'exists-without-admin-role') {
-      logger.warn({ email: config.admin.email }, 'ADMIN_EMAIL belongs to an existing account without the admin role; left unchanged');
+      logger.warn({ email: admin.email }, 'ADMIN_EMAIL belongs to an existing account without the admin role; left unchanged');
     }
   }
   return knex;
 }
 
-async function serve(config: Config, logger: pino.Logger, knex: Knex) {
+async function serve(config: Config, logger: Logger, knex: Knex) {
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(knex);
-  const { app } = await createApp({ config, knex, logger, metrics });
+  const { app } = await timed('app', () => createApp({ config, knex, logger, metrics }));
   const server = await listen(app, config.http);
   // In a cluster the primary serves the workers' metrics, aggregated.
   const metricsServer = metrics && cluster.isPrimary ? await serveMetrics(config.metrics.port!, registryScrape(metrics.registry)) : undefined;
-  logger.info({ port: config.http.port, metricsPort: config.metrics.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const database = config.db.url ? 'postgresql' : 'embedded';
+  logger.info({ port, metricsPort: config.metrics.port, database, startup_ms: Math.round(performance.now()) }, `listening on http://localhost:${port}`);
+  logger.debug({ phases_ms: phases }, 'start-up phases');
 
   const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
   void prune();
@@ -64,7 +82,7 @@ async function serve(config: Config, logger: pino.Logger, knex: Knex) {
 }
 
 const config = loadConfigOrExit();
-const logger = pino({ level: config.logLevel });
+const logger = await createLogger(config);
 
 if (cluster.isPrimary) {
   // Migrate and seed once, before any worker starts: knex's migration lock would fail the others.

@@ -91,6 +91,26 @@ describe('the typed client', () => {
     expect((error as ApiProblem).problem.type).toBe('/problems/invalid-credentials');
   });
 
+  it('behind a base path (a dev-server proxy on /api) still does not refresh on a 401 from /auth/refresh itself', async () => {
+    const { client: original } = await signUp(server());
+    const counter = { refreshes: 0 };
+    const client = createTaskClient({
+      baseUrl: `${server().baseUrl}/api`,
+      tokens: original.tokens,
+      fetch: async (input, init) => {
+        const request = new Request(input, init);
+        const url = new URL(request.url);
+        url.pathname = url.pathname.replace(/^\/api/, ''); // what the proxy does
+        if (url.pathname === '/auth/refresh') counter.refreshes++;
+        return fetch(url, { method: request.method, headers: request.headers, body: await request.text() });
+      },
+    });
+    const { response } = await client.POST('/auth/refresh', { body: { refresh_token: 'not-a-token' } });
+    expect(response.status).toBe(401);
+    expect(counter.refreshes).toBe(1);
+    expect(client.tokens).toEqual(original.tokens);
+  });
+
   it('login keeps the pair and logout forgets it and ends the session', async () => {
     const { email, password } = await signUp(server());
     const client = server().client();

@@ -21,6 +21,8 @@ const screenshots = process.env.DOCS_SCREENSHOTS;
 interface Visit {
   page: Page;
   consoleErrors: string[];
+  /** Every response with a 4xx or 5xx status (a missing favicon included). */
+  failed: string[];
   /** Requests to any host but 127.0.0.1 (and not data:/blob:/file:): aborted and listed here. */
   foreign: string[];
 }
@@ -44,7 +46,11 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const consoleErrors: string[] = [];
+    const failed: string[] = [];
     const foreign: string[] = [];
+    page.on('response', (response) => {
+      if (response.status() >= 400) failed.push(`${response.status()} ${response.request().method()} ${response.url()}`);
+    });
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push(message.text());
     });
@@ -56,14 +62,15 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
       return route.abort();
     });
     await page.goto(url);
-    return { page, consoleErrors, foreign };
+    return { page, consoleErrors, failed, foreign };
   }
 
-  async function finish({ page, consoleErrors, foreign }: Visit, name: string) {
+  async function finish({ page, consoleErrors, failed, foreign }: Visit, name: string) {
     await page.waitForLoadState('networkidle');
     if (screenshots) await page.screenshot({ path: join(screenshots, `${name}.png`) });
     await page.context().close();
     expect(consoleErrors, 'console errors').toEqual([]);
+    expect(failed, 'responses with an error status').toEqual([]);
     expect(foreign, 'requests to other hosts').toEqual([]);
   }
 
@@ -73,30 +80,61 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
     await expect.poll(() => page.locator('.opblock-summary-path[data-path="/tasks/{id}"]').count()).toBe(3);
     await expect.poll(() => page.locator('.opblock').count()).toBe(21);
     expect(await page.locator('.scheme-container button.authorize').isVisible()).toBe(true);
+    // Swagger UI shows the server description as plain text: Markdown would show its backticks.
+    expect(await page.locator('.servers select').textContent()).toMatch(/^\/ - The server that serves this document [^`]*$/);
     await finish(visit_, 'swagger-ui');
   });
+
+  it('both pages name a favicon, and /favicon.ico, which browsers ask for anyway, is an image', async () => {
+    for (const path of ['/docs', '/redoc']) expect(await (await server().fetch(path)).text(), path).toContain('<link rel="icon" href="/favicon.ico">');
+    const res = await server().fetch('/favicon.ico');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+  });
+
+  /** Authorize in Swagger UI with a bearer token, as a reader pastes one. */
+  async function authorize(page: Page, token: string) {
+    await page.locator('.scheme-container button.authorize').click();
+    await page.locator('input[aria-label="auth-bearer-value"]').fill(token);
+    await page.locator('.modal-ux button[aria-label="Apply credentials"]').click();
+    await expect.poll(() => page.locator('.modal-ux button[aria-label="Remove authorization"]').count()).toBe(1);
+    await page.locator('.modal-ux button.btn-done').click();
+  }
+
+  /** Try it out → Execute on one operation, with its inputs as pre-filled unless `params` says otherwise. */
+  async function tryItOut(page: Page, operationId: string, params: Record<string, string> = {}) {
+    const operation = page.locator(`[id$="-${operationId}"].opblock`);
+    await operation.locator('.opblock-summary-control').click();
+    await operation.locator('button.try-out__btn').click();
+    for (const [name, value] of Object.entries(params)) await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
+    await operation.locator('button.execute').click();
+    const live = operation.locator('.live-responses-table .response');
+    await expect.poll(() => live.locator('.response-col_status').first().textContent(), { timeout: 10_000 }).toMatch(/^\d{3}$/);
+    const status = Number(await live.locator('.response-col_status').first().textContent());
+    const body = await live.locator('.response-col_description .highlight-code pre').first().textContent();
+    return { status, body: JSON.parse(body ?? 'null') as Record<string, unknown> };
+  }
 
   it('/docs "try it out" works with the bearer scheme: authorize, execute GET /auth/me, see 200', async () => {
     const user = await signUp(server());
     const visit_ = await visit(`${server().baseUrl}/docs`);
-    const { page } = visit_;
-
-    await page.locator('.scheme-container button.authorize').click();
-    await page.locator('input[aria-label="auth-bearer-value"]').fill(user.client.tokens!.access_token);
-    await page.locator('.modal-ux button[aria-label="Apply credentials"]').click();
-    await expect.poll(() => page.locator('.modal-ux button[aria-label="Remove authorization"]').count()).toBe(1);
-    await page.locator('.modal-ux button.btn-done').click();
-
-    const operation = page.locator('#operations-Auth-getCurrentUser');
-    await operation.locator('.opblock-summary-control').click();
-    await operation.locator('button.try-out__btn').click();
-    await operation.locator('button.execute').click();
-
-    const live = operation.locator('.live-responses-table .response');
-    await expect.poll(() => live.locator('.response-col_status').first().textContent(), { timeout: 10_000 }).toBe('200');
+    await authorize(visit_.page, user.client.tokens!.access_token);
     // The body is the signed-up user: the request really carried their token.
-    expect(await live.locator('.response-col_description').first().textContent()).toContain(user.email);
+    expect(await tryItOut(visit_.page, 'getCurrentUser')).toMatchObject({ status: 200, body: { email: user.email } });
     await finish(visit_, 'swagger-ui-try-it-out');
+  });
+
+  it('/docs "try it out" on the task operations works for a new user as pre-filled: list, create, read', async () => {
+    const user = await signUp(server());
+    const visit_ = await visit(`${server().baseUrl}/docs`);
+    await authorize(visit_.page, user.client.tokens!.access_token);
+    expect(await tryItOut(visit_.page, 'listTasks')).toMatchObject({ status: 200, body: { items: [], total: 0 } });
+    const created = await tryItOut(visit_.page, 'createTask');
+    expect(created).toMatchObject({ status: 201, body: { owner_id: user.id } });
+    // The id is the one field a reader changes: the example's task is not theirs.
+    const read = await tryItOut(visit_.page, 'getTask', { id: String(created.body.id) });
+    expect(read).toEqual({ status: 200, body: created.body });
+    await finish(visit_, 'swagger-ui-tasks');
   });
 
   it('/redoc renders Redoc with the operations', async () => {

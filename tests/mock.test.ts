@@ -3,7 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokens } from '../src/auth/tokens.js';
 import { createTaskClient } from '../src/client/index.js';
 import { freePort } from './support/conformance-proxy.js';
 
@@ -152,4 +154,84 @@ describe('the mock server (make mock)', () => {
     }
     expect(checked.length).toBeGreaterThan(50);
   });
+});
+
+describe('the examples a frontend builds on', () => {
+  const parameter = (path: string, name: string) =>
+    [...(spec.paths[path].parameters ?? []), ...Object.values(spec.paths[path] as Json).flatMap((op: Json) => op.parameters ?? [])]
+      .map(deref)
+      .find((p) => p.name === name)!.example;
+  const user = example('/auth/me', 'get', '200');
+  const task = example('/tasks/{id}', 'get', '200');
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  // What the server itself issues, to compare the examples' shape with.
+  const issued = createTokens({ secretKey: 'k'.repeat(32), accessTokenTtl: 900, refreshTokenTtl: 604_800 });
+  const serverAccess = jwt.decode(issued.signAccess({ sub: user.id, sid: user.id, role: 'user' }), { complete: true })!;
+  const serverRefresh = jwt.decode(issued.signRefresh({ sub: user.id, sid: user.id, jti: user.id }), { complete: true })!;
+  const pairs = [example('/auth/login', 'post', '200'), example('/auth/refresh', 'post', '200')];
+
+  it.each([
+    ['access', pairs.map((pair) => pair.access_token as string), serverAccess],
+    ['refresh', pairs.map((pair) => pair.refresh_token as string), serverRefresh],
+  ] as const)('%s tokens are JWTs with the claims the server issues, for the example user, valid for years', (typ, tokens, server) => {
+    const sessions = new Set<string>();
+    for (const token of tokens) {
+      const { header, payload } = jwt.decode(token, { complete: true }) as { header: object; payload: jwt.JwtPayload };
+      expect(header).toEqual(server.header);
+      expect(Object.keys(payload).sort()).toEqual(Object.keys(server.payload as object).sort());
+      expect(payload).toMatchObject({ typ, sub: user.id });
+      if (typ === 'access') expect(payload.role).toBe(user.role);
+      expect(payload.sid).toMatch(UUID);
+      sessions.add(payload.sid);
+      expect(payload.iat! * 1000).toBeLessThanOrEqual(Date.parse('2026-12-01T00:00:00Z'));
+      expect(payload.exp! * 1000).toBeGreaterThan(Date.now() + 10 * 365 * 86_400_000);
+    }
+    expect(sessions.size, 'one session: login, then its refresh').toBe(1);
+  });
+
+  it('the refresh and logout examples send the refresh token that login returned', () => {
+    const { refresh_token } = example('/auth/login', 'post', '200');
+    expect(deref(spec.paths['/auth/refresh'].post.requestBody).content['application/json'].example).toEqual({ refresh_token });
+    expect(deref(spec.paths['/auth/logout'].post.requestBody).content['application/json'].example).toEqual({ refresh_token });
+  });
+
+  it('the task a list returns is the task GET /tasks/{id} and POST /tasks return, owned by the example user', () => {
+    expect(example('/tasks', 'get', '200').items).toEqual([task]);
+    expect(example('/tasks', 'post', '201')).toEqual(task);
+    expect(parameter('/tasks/{id}', 'id')).toBe(task.id);
+    expect(deref(deref(spec.paths['/tasks'].post.responses['201']).headers.Location).schema.example).toBe(`/tasks/${task.id}`);
+    expect(example('/tasks/{id}', 'put', '200')).toMatchObject({ id: task.id, owner_id: task.owner_id, created_at: task.created_at });
+    expect(task.owner_id).toBe(user.id);
+  });
+
+  it('the user is the same in register, /auth/me, the user list and GET /users/{id}', () => {
+    expect(example('/auth/register', 'post', '201')).toEqual(user);
+    expect(example('/users', 'get', '200').items).toEqual([user]);
+    expect(example('/users/{id}', 'get', '200')).toEqual(user);
+    expect(parameter('/users/{id}', 'id')).toBe(user.id);
+    expect(example('/users/{id}', 'patch', '200')).toMatchObject({ id: user.id, email: user.email, created_at: user.created_at });
+  });
+
+  // The JSON pointers an operation's 422 can name: its parameters, its body and the body's fields.
+  const ownPointers = (item: Json, op: Json) => {
+    const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map(deref);
+    const body = op.requestBody && deref(deref(op.requestBody).content['application/json'].schema);
+    return [
+      ...params.map((p) => `/${p.in}/${p.in === 'header' ? p.name.toLowerCase() : p.name}`),
+      ...(body ? ['/body', ...Object.keys(body.properties ?? {}).map((name) => `/body/${name}`)] : []),
+    ];
+  };
+
+  it.each(operations.filter(({ op }) => op.responses['422']).map(({ path, method, item, op }) => [`${method.toUpperCase()} ${path}`, item, op] as const))(
+    "%s: its 422 example names only that operation's own parameters and body fields",
+    (_name, item, op) => {
+      const errors = deref(op.responses['422']).content['application/problem+json'].example.errors as { pointer: string; message: string }[];
+      expect(errors.length).toBeGreaterThan(0);
+      const own = ownPointers(item, op);
+      if (own.length > 0) for (const { pointer } of errors) expect(own, pointer).toContain(pointer);
+      // An operation that takes nothing can only be sent a parameter it does not know.
+      else for (const error of errors) expect(error).toMatchObject({ pointer: expect.stringMatching(/^\/query\//), message: 'is not allowed' });
+    },
+  );
 });

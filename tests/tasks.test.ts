@@ -87,6 +87,14 @@ describe('creating a task', () => {
     expect(error?.errors).toEqual([{ pointer: '/body/title', message: 'must not be blank or contain NUL characters' }]);
   });
 
+  it('refuses an empty title with one error for /body/title, not one per broken rule', async () => {
+    const user = await signUp(server());
+    const { response, error } = await user.client.POST('/tasks', { body: { title: '' } });
+    expect(response.status).toBe(422);
+    expect(error?.errors).toEqual([{ pointer: '/body/title', message: 'must not be empty' }]);
+    expect(error?.detail).toBe('The request has 1 invalid value.');
+  });
+
   it('refuses a title containing NUL with 422', async () => {
     const user = await signUp(server());
     const { response } = await user.client.POST('/tasks', { body: { title: 'before\u0000after' } });

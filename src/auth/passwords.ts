@@ -9,6 +9,7 @@ export const hashPassword = (password: string, rounds: number) => bcrypt.hash(pa
 
 export function createPasswordChecker(rounds: number) {
   // Compared against when the email is unknown, so that case costs as much as a wrong password.
-  const dummyHash = bcrypt.hashSync('not-a-password-anyone-has', rounds);
-  return (password: string, hash: string | undefined) => bcrypt.compare(password, hash ?? dummyHash).then((ok) => ok && hash !== undefined);
+  // Hashed off the main thread: hashSync held up every start-up by one full hash.
+  const dummyHash = bcrypt.hash('not-a-password-anyone-has', rounds);
+  return async (password: string, hash: string | undefined) => (await bcrypt.compare(password, hash ?? (await dummyHash))) && hash !== undefined;
 }

@@ -13,8 +13,9 @@ if (command !== 'latest' && command !== 'rollback') {
 const knex = await openDatabase(loadConfigOrExit(), 'migrate');
 try {
   if (command === 'latest') {
-    await migrateToLatest(knex);
-    console.log('database schema is up to date');
+    const applied = await migrateToLatest(knex);
+    const done = applied.length === 0 ? ['database schema is up to date: no migration to apply'] : [`applied ${applied.length} migration(s):`, ...applied.map((name) => `  ${name}`)];
+    console.log(done.join('\n'));
   } else {
     const undone = await rollbackOne(knex);
     console.log(undone === undefined ? 'no migration to roll back' : `rolled back ${undone}`);

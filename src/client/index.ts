@@ -7,8 +7,10 @@ export type { paths, components };
 
 /** A problem+json error answer, thrown by `ok()`. */
 export class ApiProblem extends Error {
-  constructor(readonly problem: Problem) {
+  readonly problem: Problem;
+  constructor(problem: Problem) {
     super(`${problem.status} ${problem.title}: ${problem.detail}`);
+    this.problem = problem;
   }
   get status() {
     return this.problem.status;
@@ -85,10 +87,11 @@ export function createTaskClient(options: TaskClientOptions): TaskClient {
       pending.set(request, request.clone());
       return request;
     },
-    async onResponse({ request, response }) {
+    // schemaPath, not the URL: a baseUrl with a path (a dev-server proxy's /api) must not matter.
+    async onResponse({ request, response, schemaPath }) {
       const retry = pending.get(request);
       pending.delete(request);
-      if (response.status !== 401 || !retry || !tokens || NO_REFRESH.has(new URL(request.url).pathname)) return response;
+      if (response.status !== 401 || !retry || !tokens || NO_REFRESH.has(schemaPath)) return response;
       const problem = (await response.clone().json().catch(() => undefined)) as Problem | undefined;
       if (problem?.type !== '/problems/unauthorized') return response; // e.g. a wrong current password
       const sentToken = request.headers.get('Authorization')?.replace(/^Bearer /, '');

@@ -21,6 +21,7 @@ const page = (title: string, head: string, body: string) => `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
+<link rel="icon" href="/favicon.ico">
 ${head}
 </head>
 <body>
@@ -64,6 +65,8 @@ export const docsAssets = express.Router()
   .get('/docs/init.js', javascript(SWAGGER_INIT))
   .get('/redoc/init.js', javascript(REDOC_INIT));
 for (const [path, file] of Object.entries(PACKAGE_FILES)) docsAssets.get(path, (_req, res) => res.sendFile(file));
+// Both pages name it, and browsers ask any host for it: a 404 there is a console error on /docs.
+docsAssets.get('/favicon.ico', (_req, res) => res.sendFile(`${packageDir('swagger-ui-dist')}/favicon-32x32.png`));
 
 // helmet's default `upgrade-insecure-requests` would make a browser fetch the docs' scripts over
 // HTTPS from a plain-HTTP server on any host but localhost, leaving a blank page.

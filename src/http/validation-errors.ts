@@ -31,6 +31,8 @@ function messageOf(error: ErrorObject): string {
       return String(error.params.pattern).includes('[^\\s')
         ? 'must not be blank or contain NUL characters'
         : 'must not contain NUL characters';
+    case 'minLength':
+      return error.params.limit === 1 ? 'must not be empty' : (error.message ?? 'is invalid');
     case 'minProperties':
       return 'must contain at least one field';
     case 'type':
@@ -42,17 +44,15 @@ function messageOf(error: ErrorObject): string {
   }
 }
 
-/** Every violation, once each, with a pointer into the request as the contract names it. */
+/**
+ * One violation per pointer into the request, as the contract names it: a value that breaks
+ * several rules (an empty title is both too short and blank) is named once, by the first.
+ */
 export function toProblemErrors(errors: ErrorObject[]): ProblemError[] {
-  const seen = new Set<string>();
-  const result: ProblemError[] = [];
+  const byPointer = new Map<string, ProblemError>();
   for (const error of errors) {
-    const item = { pointer: pointerOf(error), message: messageOf(error) };
-    const key = `${item.pointer}\0${item.message}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      result.push(item);
-    }
+    const pointer = pointerOf(error);
+    if (!byPointer.has(pointer)) byPointer.set(pointer, { pointer, message: messageOf(error) });
   }
-  return result;
+  return [...byPointer.values()];
 }
