@@ -33,7 +33,7 @@ export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const knex = await createDatabase({ dataDir: 'memory://' });
-    return { knex, migrate: () => migrateToLatest(knex), destroy: () => knex.destroy() };
+    return { knex, migrate: async () => void (await migrateToLatest(knex)), destroy: () => knex.destroy() };
   }
 
   const name = `tm_test_${randomBytes(6).toString('hex')}`;
