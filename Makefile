@@ -95,6 +95,8 @@ docs: install ## Build the reference docs as one self-contained, offline page: d
 bench: install ## Print latency figures and query plans (embedded database; set TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/tsx bench/login-timing.ts
 	$(BIN)/tsx bench/list-tasks.ts
+	$(BIN)/tsx bench/floods.ts
+	$(BIN)/tsx bench/token-verify.ts
 
 clean: ## Remove build output
 	rm -rf dist

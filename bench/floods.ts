@@ -79,7 +79,7 @@ try {
 } finally {
   await first.close();
 }
-const second = await startServer({ TRUSTED_PROXIES: 'loopback', BCRYPT_ROUNDS: '10' }, { direct: true });
+const second = await startServer({ TRUSTED_PROXIES: 'loopback', BCRYPT_ROUNDS: '10', PASSWORD_RATE_LIMIT: '100' }, { direct: true });
 try {
   await loginFlood(second);
 } finally {

@@ -16,6 +16,8 @@ import { decodablePath } from './http/body.js';
 import { problems } from './http/problem.js';
 import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
+import { clientAddress } from './limits/client-address.js';
+import { createLimits, specLimits } from './limits/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -29,10 +31,12 @@ const BODY_LIMIT = 64 * 1024;
 
 export async function createApp(deps: AppDeps) {
   const { config, knex, logger } = deps;
-  const auth = createAuth(config, knex);
+  const limits = createLimits(config, knex);
+  const auth = createAuth(config, knex, limits);
   const api = await createBackend({
     handlers: createHandlers({ config, knex, auth }),
     authenticate: auth.authenticate,
+    rateLimits: specLimits(limits),
   });
   const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
 
@@ -69,11 +73,12 @@ export async function createApp(deps: AppDeps) {
     req.is('application/json') === 'application/json' && Boolean(api.matchOperation({ method: req.method, path: req.path, headers: {} })?.requestBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: (req) => takesJson(req as express.Request) }));
   app.use(docsAssets);
-  app.use('/auth', limitPerAddress(auth.limits, config.auth.rateLimitPerMinute));
+  app.use('/auth', limitPerAddress(limits.authRequests));
 
   const route: RequestHandler = async (req, res, next) => {
     const call: Call = {
       hasBody: Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined,
+      client: clientAddress(req),
     };
     res.locals.call = call;
     try {
@@ -109,5 +114,7 @@ export async function createApp(deps: AppDeps) {
   };
   app.use(problemMiddleware);
 
-  return { app, api };
+  /** Releases what the app holds besides `knex` (the rate limiter's connections). */
+  const close = () => limits.close();
+  return { app, api, close };
 }

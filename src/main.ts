@@ -27,7 +27,7 @@ async function prepareDatabase(config: Config, logger: pino.Logger) {
 }
 
 async function serve(config: Config, logger: pino.Logger, knex: Knex) {
-  const { app } = await createApp({ config, knex, logger });
+  const { app, close } = await createApp({ config, knex, logger });
   const server = await listen(app, config.http.port);
   logger.info({ port: config.http.port, database: config.db.url ? 'postgresql' : 'embedded' }, 'listening');
 
@@ -39,6 +39,7 @@ async function serve(config: Config, logger: pino.Logger, knex: Knex) {
     clearInterval(pruning);
     logger.info({ signal }, 'shutting down');
     await stop(server, SHUTDOWN_GRACE_MS);
+    await close();
     await knex.destroy();
     process.exit(0);
   };

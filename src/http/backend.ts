@@ -7,10 +7,13 @@ import { AppError, problems } from './problem.js';
 import type { Reply } from './reply.js';
 import { toProblemErrors } from './validation-errors.js';
 import { unstorableStrings } from './body.js';
+import { createRateLimitCheck, type SpecLimits } from './rate-limits.js';
 
 /** What the express glue knows of a request and hands to openapi-backend with it. */
 export interface Call {
   hasBody: boolean;
+  /** The client address key (see clientAddress). */
+  client: string;
   operationId?: string;
 }
 
@@ -18,6 +21,8 @@ export interface BackendDeps {
   handlers: OperationHandlers;
   /** Verifies a bearer token and finds the caller, or throws an AppError (401). */
   authenticate(token: string): Promise<Caller>;
+  /** The limits operations name with `x-rate-limit`. */
+  rateLimits: SpecLimits;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
@@ -70,8 +75,9 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     },
   });
   await api.init();
+  const rateLimit = createRateLimitCheck(api.getOperations(), deps.rateLimits);
   for (const [operationId, handler] of Object.entries(deps.handlers)) {
-    api.register(operationId, (c: Context): Promise<Reply> => {
+    api.register(operationId, async (c: Context, call: Call): Promise<Reply> => {
       // After validation, so the body is known to be the spec's shape (and shallow).
       const unstorable = unstorableStrings(c.request.requestBody);
       if (unstorable.length > 0) throw problems.validation(unstorable);
@@ -81,7 +87,9 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         params: c.request.params,
         headers: c.request.headers as HandlerRequest<OperationId>['headers'],
         caller: c.security?.bearerAuth as Caller | undefined,
+        client: call.client,
       };
+      await rateLimit(c.operation, request);
       return (handler as (r: typeof request) => Promise<Reply>)(request);
     });
   }

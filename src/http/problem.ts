@@ -47,6 +47,9 @@ export class AppError extends Error {
 }
 
 const BEARER = { 'WWW-Authenticate': 'Bearer' };
+const retryAfter = (seconds: number) => ({ 'Retry-After': String(Math.max(1, Math.ceil(seconds))) });
+// A guess, for clients that retry: long enough for a database restart or failover to begin answering.
+const DATABASE_RETRY_SECONDS = 5;
 
 export const problems = {
   unauthorized: (detail = 'The access token is missing, invalid, expired or revoked.', slug = 'unauthorized') =>
@@ -63,6 +66,7 @@ export const problems = {
       { errors },
     ),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
-    new AppError(429, 'too-many-requests', detail, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } }),
-  unavailable: () => new AppError(503, 'service-unavailable', 'The database is not answering; try again shortly.'),
+    new AppError(429, 'too-many-requests', detail, { headers: retryAfter(retryAfterSeconds) }),
+  unavailable: (detail = 'The database is not answering; try again shortly.', retryAfterSeconds = DATABASE_RETRY_SECONDS) =>
+    new AppError(503, 'service-unavailable', detail, { headers: retryAfter(retryAfterSeconds) }),
 };
