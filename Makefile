@@ -121,6 +121,8 @@ bench: install ## Print latency figures and query plans (embedded database; set 
 bench-load: build ## Load-test the production build against a bare floor on a fresh PostgreSQL database (BENCH_DATABASE_URL); see bench/load/settings.ts
 	$(BIN)/tsc -p bench/load/tsconfig.json
 	node dist/bench/load/run.js
+	$(BIN)/tsx bench/floods.ts
+	$(BIN)/tsx bench/token-verify.ts
 
 clean: ## Remove build output
 	rm -rf dist .run

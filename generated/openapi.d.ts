@@ -17,6 +17,9 @@ export interface paths {
          * Create an account
          * @description Creates a user with the `user` role. The email is compared case-insensitively and
          *     stored in lower case. Sending `role` or any other extra field is refused (422).
+         *     Password checks are limited per client address (`PASSWORD_RATE_LIMIT`, 100 a minute by
+         *     default, then 429 with `Retry-After`); when too many checks are already waiting for the
+         *     CPU, a new one gets 503 with `Retry-After` at once.
          */
         post: operations["register"];
         delete?: never;
@@ -40,7 +43,12 @@ export interface paths {
          *     give the same 401 and take about the same time. A deactivated user gets 403 after a
          *     correct password. After too many failed attempts for one email (10 in 15 minutes by
          *     default) every attempt gets 429 with `Retry-After`, the right password too, until the
-         *     window passes.
+         *     window passes. The session is made only if the account is still as it was checked: a
+         *     password change or deactivation that lands during the check makes the login fail (401
+         *     or 403) rather than leave a session the change should have ended.
+         *     Password checks are limited per client address (`PASSWORD_RATE_LIMIT`, 100 a minute by
+         *     default, then 429 with `Retry-After`); when too many checks are already waiting for the
+         *     CPU, a new one gets 503 with `Retry-After` at once.
          */
         post: operations["login"];
         delete?: never;
@@ -63,7 +71,9 @@ export interface paths {
          * @description Rotation: the presented refresh token is spent at once and the response carries its
          *     successor. Presenting a spent token again revokes the whole session (the successor
          *     stops working too); other sessions are untouched. Of several simultaneous refreshes with
-         *     one token exactly one succeeds. An access token is refused here.
+         *     one token exactly one succeeds. An access token is refused here, and so is any token
+         *     this server did not issue as it is (claims that are not UUIDs, no `exp`, a `crit`
+         *     header): 401, and nothing is ended.
          */
         post: operations["refreshTokens"];
         delete?: never;
@@ -85,7 +95,8 @@ export interface paths {
          * End a session
          * @description Ends the session the refresh token belongs to: its refresh token and every access token
          *     of the session stop working at once. Ending a session that has already ended is not an
-         *     error.
+         *     error. A token this server did not issue as it is (claims that are not UUIDs, no `exp`,
+         *     a `crit` header) is 401 and ends nothing.
          */
         post: operations["logout"];
         delete?: never;
@@ -147,9 +158,61 @@ export interface paths {
          * Change the caller's password
          * @description Needs the current password (a wrong one gives 401). Ends every other session of the
          *     caller; this session goes on.
+         *     Password checks are limited per client address (`PASSWORD_RATE_LIMIT`, 100 a minute by
+         *     default, then 429 with `Retry-After`); when too many checks are already waiting for the
+         *     CPU, a new one gets 503 with `Retry-After` at once.
          */
         post: operations["changePassword"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's sessions
+         * @description Where the caller is logged in: every live session (not ended, refresh token not
+         *     expired), newest first. `current` marks the session of the token that made this request.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id, as `GET /auth/sessions` lists it.
+                 * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the caller's sessions
+         * @description Ends that session at once, as a logout on that device would: its refresh token and
+         *     every access token of the session stop working. Ending the current session logs the
+         *     caller out. Another user's session, an ended or expired one, and an unknown id are 404.
+         */
+        delete: operations["endSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -173,6 +236,8 @@ export interface paths {
         /**
          * Create a task
          * @description Creates a task owned by the caller. `status` defaults to `todo`.
+         *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
+         *     minute by default, then 429 with `Retry-After`).
          */
         post: operations["createTask"];
         delete?: never;
@@ -204,12 +269,16 @@ export interface paths {
          * @description Partial update, as in the original API: send at least one of `title`, `description`,
          *     `status`; the others keep their value. With `If-Match`, the update happens only if
          *     the task still has that `ETag` (else 412).
+         *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
+         *     minute by default, then 429 with `Retry-After`).
          */
         put: operations["updateTask"];
         post?: never;
         /**
          * Delete a task
          * @description Deletes one of the caller's tasks (any task, for admins). `If-Match` works as for updates.
+         *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
+         *     minute by default, then 429 with `Retry-After`).
          */
         delete: operations["deleteTask"];
         options?: never;
@@ -264,7 +333,10 @@ export interface paths {
          * Change a user's role or activation
          * @description Admins only. Send at least one of `role`, `is_active`. Deactivating a user ends all
          *     their sessions at once; a role change applies to their next request. An admin cannot
-         *     demote or deactivate themself (409).
+         *     demote or deactivate themself (409). The service always keeps at least one active admin:
+         *     a change that would leave none is 409, also when two admins demote or deactivate each
+         *     other at the same moment (one of them wins; the other gets 409, or 403/401 if it has
+         *     already lost its role or session).
          */
         patch: operations["updateUser"];
         trace?: never;
@@ -516,6 +588,39 @@ export interface components {
             current_password: string;
             new_password: components["schemas"]["Password"];
         };
+        Session: {
+            /**
+             * Format: uuid
+             * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+             */
+            readonly id: string;
+            /**
+             * Format: date-time
+             * @description When the session was made (the login).
+             * @example 2026-11-24T10:00:00.000Z
+             */
+            readonly created_at: string;
+            /**
+             * Format: date-time
+             * @description The session's last login or token refresh (not every request).
+             * @example 2026-11-24T10:45:00.000Z
+             */
+            readonly last_used_at: string;
+            /**
+             * @description The `User-Agent` sent at login (its first 512 characters), or null if none was sent.
+             * @example Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0
+             */
+            readonly user_agent: string | null;
+            /**
+             * @description Whether this is the session of the access token that made the request.
+             * @example true
+             */
+            readonly current: boolean;
+        };
+        SessionList: {
+            /** @description The caller's live sessions, newest first. */
+            items: components["schemas"]["Session"][];
+        };
         /**
          * @example todo
          * @enum {string}
@@ -740,10 +845,14 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The database is unavailable. */
+        /**
+         * @description The service cannot answer now: the database is unavailable or, for a password check, too
+         *     many checks are already waiting. Retry after `Retry-After` seconds.
+         */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -813,24 +922,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `If-Match` does not match the current `ETag`. */
-        PreconditionFailed: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "type": "/problems/precondition-failed",
-                 *       "title": "Precondition Failed",
-                 *       "status": 412,
-                 *       "detail": "The task has changed since you read it; fetch it again."
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description A query parameter the operation does not take (it takes none). */
         UnprocessableEntity: {
             headers: {
@@ -856,8 +947,31 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `If-Match` does not match the current `ETag`. */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/precondition-failed",
+                 *       "title": "Precondition Failed",
+                 *       "status": 412,
+                 *       "detail": "The task has changed since you read it; fetch it again."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
+        /**
+         * @description The session's id, as `GET /auth/sessions` lists it.
+         * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+         */
+        SessionId: string;
         /**
          * @description Page size.
          * @example 20
@@ -890,6 +1004,11 @@ export interface components {
         XRequestId: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
+        /**
+         * @description Always `no-store`: a response that carries tokens must not be kept by any cache
+         *     ([RFC 6749 §5.1](https://www.rfc-editor.org/rfc/rfc6749#section-5.1)).
+         */
+        CacheControlNoStore: "no-store";
         /** @description The authentication scheme to use. */
         WWWAuthenticate: string;
         /** @description Path of the created resource. */
@@ -998,6 +1117,7 @@ export interface operations {
             /** @description A new session's token pair. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1068,6 +1188,7 @@ export interface operations {
             /** @description The session's next token pair. */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControlNoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1288,6 +1409,78 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's live sessions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10",
+                     *           "created_at": "2026-11-24T10:00:00.000Z",
+                     *           "last_used_at": "2026-11-24T10:45:00.000Z",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                     *           "current": true
+                     *         },
+                     *         {
+                     *           "id": "5d7e1f3a-2b4c-4e6d-8f0a-1b2c3d4e5f60",
+                     *           "created_at": "2026-11-20T08:30:00.000Z",
+                     *           "last_used_at": "2026-11-23T18:12:00.000Z",
+                     *           "user_agent": null,
+                     *           "current": false
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    endSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The session's id, as `GET /auth/sessions` lists it.
+                 * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+                 */
+                id: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session has ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     listTasks: {
         parameters: {
             query?: {
@@ -1452,6 +1645,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1604,6 +1798,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1663,6 +1858,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -4,6 +4,8 @@ import * as createSessions from './20261124000200_create_sessions.js';
 import * as createRefreshTokens from './20261124000300_create_refresh_tokens.js';
 import * as createTasks from './20261124000400_create_tasks.js';
 import * as createRateLimits from './20261124000500_create_rate_limits.js';
+import * as addSessionActivity from './20261201001100_add_session_activity.js';
+import * as createRateLimiter from './20261201001200_create_rate_limiter.js';
 
 interface NamedMigration {
   name: string;
@@ -18,6 +20,8 @@ const migrations: NamedMigration[] = [
   { name: '20261124000300_create_refresh_tokens', migration: createRefreshTokens },
   { name: '20261124000400_create_tasks', migration: createTasks },
   { name: '20261124000500_create_rate_limits', migration: createRateLimits },
+  { name: '20261201001100_add_session_activity', migration: addSessionActivity },
+  { name: '20261201001200_create_rate_limiter', migration: createRateLimiter },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

@@ -18,6 +18,8 @@ import { problems } from './http/problem.js';
 import { protocolChecks } from './http/protocol.js';
 import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
+import { clientAddress } from './limits/client-address.js';
+import { createLimits, specLimits } from './limits/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -33,10 +35,12 @@ const BODY_LIMIT = 64 * 1024;
 
 export async function createApp(deps: AppDeps) {
   const { config, knex, logger } = deps;
-  const auth = createAuth(config, knex);
+  const limits = createLimits(config, knex);
+  const auth = createAuth(config, knex, limits);
   const api = await createBackend({
     handlers: createHandlers({ config, knex, auth }),
     authenticate: auth.authenticate,
+    rateLimits: specLimits(limits),
   });
   const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
 
@@ -80,11 +84,12 @@ export async function createApp(deps: AppDeps) {
     req.is('application/json') === 'application/json' && Boolean(api.matchOperation({ method: req.method, path: req.path, headers: {} })?.requestBody);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: (req) => takesJson(req as express.Request), verify: utf8Only }));
   app.use(docsAssets);
-  app.use('/auth', limitPerAddress(auth.limits, config.auth.rateLimitPerMinute));
+  app.use('/auth', limitPerAddress(limits.authRequests));
 
   const route: RequestHandler = async (req, res, next) => {
     const call: Call = {
       hasBody: Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined,
+      client: clientAddress(req),
     };
     res.locals.call = call;
     try {
@@ -120,5 +125,7 @@ export async function createApp(deps: AppDeps) {
   };
   app.use(problemMiddleware);
 
-  return { app, api };
+  /** Releases what the app holds besides `knex` (the rate limiter's connections). */
+  const close = () => limits.close();
+  return { app, api, close };
 }

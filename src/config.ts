@@ -131,6 +131,8 @@ const schema = z
     LOGIN_WINDOW_SECONDS: int(1, 86_400, 900),
     AUTH_RATE_LIMIT: int(0, 1_000_000, 1000),
     REQUEST_TIMEOUT_SECONDS: int(1, 3600, 30),
+    PASSWORD_RATE_LIMIT: int(0, 1_000_000, 100),
+    USER_WRITE_RATE_LIMIT: int(0, 1_000_000, 600),
     TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
     ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], 'must be true or false').default('false').transform((s) => s === 'true'),
     DATABASE_POOL_MAX: int(1, 1000, 10),
@@ -171,9 +173,14 @@ const schema = z
       refreshTokenTtl: e.REFRESH_TOKEN_TTL,
       bcryptRounds: e.BCRYPT_ROUNDS,
       refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+    },
+    // 0 turns a per-minute limit off.
+    limits: {
+      authRequestsPerMinute: e.AUTH_RATE_LIMIT,
+      passwordChecksPerMinute: e.PASSWORD_RATE_LIMIT,
+      taskWritesPerMinute: e.USER_WRITE_RATE_LIMIT,
       loginMaxFailures: e.LOGIN_MAX_FAILURES,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
-      rateLimitPerMinute: e.AUTH_RATE_LIMIT,
     },
     admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
   }));

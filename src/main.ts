@@ -56,7 +56,7 @@ async function prepareDatabase(config: Config, logger: Logger) {
 
 async function serve(config: Config, logger: Logger, knex: Knex) {
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(knex);
-  const { app } = await timed('app', () => createApp({ config, knex, logger, metrics }));
+  const { app, close } = await timed('app', () => createApp({ config, knex, logger, metrics }));
   const server = await listen(app, config.http);
   // In a cluster the primary serves the workers' metrics, aggregated.
   const metricsServer = metrics && cluster.isPrimary ? await serveMetrics(config.metrics.port!, registryScrape(metrics.registry)) : undefined;
@@ -74,6 +74,7 @@ async function serve(config: Config, logger: Logger, knex: Knex) {
     logger.info({ signal }, 'shutting down');
     metricsServer?.close();
     await stop(server, SHUTDOWN_GRACE_MS);
+    await close();
     await knex.destroy();
     process.exit(0);
   };

@@ -78,6 +78,12 @@ describe('POST /auth/login', () => {
     expect(pair).toEqual({ access_token: expect.any(String), refresh_token: expect.any(String), token_type: 'bearer', expires_in: 900 });
   });
 
+  it('answers with Cache-Control: no-store, so no cache keeps the tokens', async () => {
+    const { email } = await signUp(server());
+    const { response } = await server().client().POST('/auth/login', { body: { email, password } });
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('accepts the email in any case', async () => {
     const email = freshEmail();
     await ok(server().client().POST('/auth/register', { body: { email, password } }));

@@ -1,7 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { ok } from '../src/client/index.js';
 import { useServer } from './support/server.js';
+import { createTask } from './support/tasks.js';
 import { signUp } from './support/users.js';
+
+// PGlite keeps its limits in memory (one process); only PostgreSQL has a table to look at.
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
+const from = (address: string) => ({ 'X-Forwarded-For': address });
 
 describe('failed-login limiting per email', () => {
   const server = useServer({ LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW_SECONDS: '2' });
@@ -22,6 +28,13 @@ describe('failed-login limiting per email', () => {
     expect((await login(email, password)).response.status).toBe(429);
     await sleep(2100);
     expect((await login(email, password)).response.status).toBe(200);
+  });
+
+  it('clears the count when the right password is given', async () => {
+    const { email, password } = await signUp(server());
+    for (let i = 0; i < 2; i++) await login(email, 'wrong-password');
+    expect((await login(email, password)).response.status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await login(email, 'wrong-password')).response.status).toBe(401);
   });
 
   it('counts per email: another account is not affected', async () => {
@@ -47,22 +60,28 @@ describe('failed-login limiting per email', () => {
     expect((await login(email, password)).response.status).toBe(429);
   });
 
-  it('keeps the counters in the database, shared by every process', async () => {
+  it('takes an email of 254 characters as a key like any other', async () => {
+    const email = `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`;
+    expect(email).toHaveLength(254);
+    expect((await login(email, 'wrong-password')).response.status).toBe(401);
+  });
+
+  it.skipIf(!onPostgres)('keeps the counts in the database, shared by every process (PostgreSQL)', async () => {
     const { email } = await signUp(server());
     await login(email, 'wrong-password');
-    const row = await server().knex('rate_limits').where('key', `login:${email}`).first();
-    expect(row).toMatchObject({ hits: 1 });
+    const row = await server().knex('rate_limiter').where('key', `login:${email}`).first();
+    expect(row).toMatchObject({ points: 1 });
   });
 });
 
 describe('request limiting per client address on /auth/*', () => {
   // Client addresses are what is tested: a proxy in between would be the only client.
   const server = useServer({ AUTH_RATE_LIMIT: '5' }, { direct: true });
-  const health = (headers: Record<string, string> = {}) => server().fetch('/auth/me', { headers });
+  const me = (headers: Record<string, string> = {}) => server().fetch('/auth/me', { headers });
 
   it('answers 429 with Retry-After past the limit, and X-Forwarded-For does not reset it', async () => {
-    for (let i = 0; i < 5; i++) await health();
-    const res = await health({ 'X-Forwarded-For': '203.0.113.7' });
+    for (let i = 0; i < 5; i++) await me();
+    const res = await me(from('203.0.113.7'));
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -75,12 +94,102 @@ describe('request limiting per client address on /auth/*', () => {
 
 describe('request limiting behind a trusted proxy', () => {
   const server = useServer({ AUTH_RATE_LIMIT: '2', TRUSTED_PROXIES: 'loopback' }, { direct: true });
+  const me = (address: string) => server().fetch('/auth/me', { headers: from(address) });
+  /** Spends the limit from `first`, then tells whether `second` is limited with it. */
+  const sharesLimit = async (first: string, second: string) => {
+    await me(first);
+    await me(first);
+    expect((await me(first)).status).toBe(429);
+    return (await me(second)).status === 429;
+  };
 
   it('counts each forwarded client address separately', async () => {
-    const from = (ip: string) => server().fetch('/auth/me', { headers: { 'X-Forwarded-For': ip } });
-    await from('198.51.100.1');
-    await from('198.51.100.1');
-    expect((await from('198.51.100.1')).status).toBe(429);
-    expect((await from('198.51.100.2')).status).toBe(401);
+    expect(await sharesLimit('198.51.100.1', '198.51.100.2')).toBe(false);
+  });
+
+  it('counts IPv6 clients per /64 prefix: another address in the same /64 shares the limit', async () => {
+    expect(await sharesLimit('2001:db8:1:1::1', '2001:db8:1:1:ffff:ffff:ffff:fffe')).toBe(true);
+  });
+
+  it('gives another /64 a limit of its own', async () => {
+    expect(await sharesLimit('2001:db8:2:1::1', '2001:db8:2:2::1')).toBe(false);
+  });
+
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address', async () => {
+    expect(await sharesLimit('::ffff:198.51.100.9', '198.51.100.9')).toBe(true);
+  });
+
+  it.skipIf(!onPostgres)('refuses requests over the limit without writing to the database (PostgreSQL)', async () => {
+    const address = '198.51.100.77';
+    for (let i = 0; i < 3; i++) await me(address);
+    const points = async () => (await server().knex('rate_limiter').where('key', `address:${address}`).first())?.points;
+    const before = await points();
+    const statuses = await Promise.all(Array.from({ length: 20 }, async () => (await me(address)).status));
+    expect(statuses.every((status) => status === 429)).toBe(true);
+    expect(await points()).toBe(before);
+  });
+});
+
+describe('password checks per client address', () => {
+  // The two signUps below come from 127.0.0.1 and take 4 checks of its own.
+  const server = useServer({ PASSWORD_RATE_LIMIT: '4', TRUSTED_PROXIES: 'loopback' }, { direct: true });
+
+  it('counts logins, registrations and password changes together: past the limit, 429 with Retry-After', async () => {
+    const user = await signUp(server());
+    const headers = from('198.51.100.20');
+    const anyone = server().client();
+    await anyone.POST('/auth/login', { body: { email: user.email, password: 'wrong-password' }, headers });
+    await anyone.POST('/auth/register', { body: { email: `x-${user.email}`, password: user.password }, headers });
+    await ok(user.client.POST('/auth/password', { body: { current_password: user.password, new_password: 'a-brand-new-secret' }, headers }));
+    await anyone.POST('/auth/login', { body: { email: user.email, password: 'wrong-password' }, headers });
+    const { response, error } = await anyone.POST('/auth/login', { body: { email: user.email, password: 'a-brand-new-secret' }, headers });
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(error?.detail).toMatch(/password checks/);
+  });
+
+  it('leaves other addresses alone', async () => {
+    const user = await signUp(server());
+    for (let i = 0; i < 5; i++) await server().client().POST('/auth/login', { body: { email: user.email, password: 'wrong-password' }, headers: from('198.51.100.21') });
+    const { response } = await server().client().POST('/auth/login', { body: { email: user.email, password: user.password }, headers: from('198.51.100.22') });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe('task writes per user', () => {
+  const server = useServer({ USER_WRITE_RATE_LIMIT: '3' });
+
+  it('counts creates, updates and deletes together: past the limit, 429 with Retry-After', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    await ok(user.client.PUT('/tasks/{id}', { params: { path: { id: task.id } }, body: { status: 'done' } }));
+    await user.client.DELETE('/tasks/{id}', { params: { path: { id: task.id } } });
+    const { response, error } = await user.client.POST('/tasks', { body: { title: 'One too many' } });
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(error?.type).toBe('/problems/too-many-requests');
+  });
+
+  it('does not count reads', async () => {
+    const user = await signUp(server());
+    for (let i = 0; i < 5; i++) await ok(user.client.GET('/tasks'));
+    expect((await user.client.POST('/tasks', { body: { title: 'Still allowed' } })).response.status).toBe(201);
+  });
+
+  it('counts per user: another user may still write', async () => {
+    const busy = await signUp(server());
+    for (let i = 0; i < 3; i++) await createTask(busy);
+    expect((await busy.client.POST('/tasks', { body: { title: 'Refused' } })).response.status).toBe(429);
+    const other = await signUp(server());
+    expect((await other.client.POST('/tasks', { body: { title: 'Accepted' } })).response.status).toBe(201);
+  });
+});
+
+describe('a limit set to 0', () => {
+  const server = useServer({ USER_WRITE_RATE_LIMIT: '0', PASSWORD_RATE_LIMIT: '0', AUTH_RATE_LIMIT: '0' });
+
+  it('is off, rather than allowing nothing', async () => {
+    const user = await signUp(server()); // a registration and a login: /auth requests and password checks
+    expect((await user.client.POST('/tasks', { body: { title: 'Unlimited' } })).response.status).toBe(201);
   });
 });

@@ -68,3 +68,54 @@ describe.skipIf(!onPostgres)('concurrent wrong passwords for one email (PostgreS
     expect([count(401), count(429)]).toEqual([5, 25]);
   });
 });
+
+describe.skipIf(!onPostgres)('logins with the old password racing a password change or a deactivation (PostgreSQL only)', () => {
+  const ROUNDS = 6;
+  const LOGINS = 10;
+  // A real bcrypt cost, so that password checks overlap the change; no lockout from the failures.
+  const server = useServer({ BCRYPT_ROUNDS: '8', LOGIN_MAX_FAILURES: '1000' });
+  const meWith = async (access_token: string) =>
+    (await server().client().GET('/auth/me', { headers: { Authorization: `Bearer ${access_token}` } })).response.status;
+  const refreshWith = async (refresh_token: string) => (await server().client().POST('/auth/refresh', { body: { refresh_token } })).response.status;
+
+  /** Logs in with `password` LOGINS times, spread over the next tens of milliseconds. */
+  const loginsDuring = (email: string, password: string) =>
+    Array.from({ length: LOGINS }, async (_, i) => {
+      await new Promise((resolve) => setTimeout(resolve, i * 4));
+      return server().client().POST('/auth/login', { body: { email, password } });
+    });
+
+  /** The logins that got a token pair and whose session still works. */
+  async function stillLive(logins: ReturnType<typeof loginsDuring>) {
+    const pairs = (await Promise.all(logins)).flatMap((r) => (r.data ? [r.data] : []));
+    const live = await Promise.all(pairs.map(async (p) => (await meWith(p.access_token)) !== 401 || (await refreshWith(p.refresh_token)) !== 401));
+    return live.filter(Boolean).length;
+  }
+
+  it('after the change’s 204, no session made with the old password works', async () => {
+    let live = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const { client, email, password } = await signUp(server());
+      const logins = loginsDuring(email, password);
+      const change = client.POST('/auth/password', { body: { current_password: password, new_password: 'a-brand-new-secret' } });
+      expect((await change).response.status).toBe(204);
+      live += await stillLive(logins);
+    }
+    expect(live).toBe(0);
+  });
+
+  it('after a deactivation and a reactivation, no session made before the reactivation works', async () => {
+    const admin = await signUp(server(), { role: 'admin' });
+    let live = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const { id, email, password } = await signUp(server());
+      const logins = loginsDuring(email, password);
+      const deactivation = admin.client.PATCH('/users/{id}', { params: { path: { id } }, body: { is_active: false } });
+      expect((await deactivation).response.status).toBe(200);
+      await Promise.all(logins);
+      expect((await admin.client.PATCH('/users/{id}', { params: { path: { id } }, body: { is_active: true } })).response.status).toBe(200);
+      live += await stillLive(logins);
+    }
+    expect(live).toBe(0);
+  });
+});

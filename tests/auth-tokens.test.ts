@@ -97,6 +97,12 @@ describe('POST /auth/refresh', () => {
     expect((await refreshWith(next.refresh_token)).response.status).toBe(200);
   });
 
+  it('answers with Cache-Control: no-store, so no cache keeps the tokens', async () => {
+    const { client } = await signUp(server());
+    const { response } = await refreshWith(client.tokens!.refresh_token);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('refuses an access token', async () => {
     const { client } = await signUp(server());
     const { response } = await refreshWith(client.tokens!.access_token);
@@ -188,6 +194,45 @@ describe('ending sessions', () => {
     const access = client.tokens!.access_token;
     await server().knex('users').where({ id }).update({ is_active: false });
     expect((await meWith(access)).status).toBe(401);
+  });
+});
+
+describe('well-signed tokens that this server did not issue as they are', () => {
+  type Claims = jwt.JwtPayload;
+  // Signed with the server's own key from a real token's claims, so only the flaw named refuses each.
+  const forge = (token: string, change: (claims: Claims) => Claims, header: object = {}) => {
+    const { iat, ...claims } = claimsOf(token);
+    return jwt.sign(change(claims), SECRET_KEY, { algorithm: 'HS256', header: { alg: 'HS256', ...header } as jwt.JwtHeader });
+  };
+  const flaws: [string, (claims: Claims) => Claims, object?][] = [
+    ['a sub that is not a UUID', (c) => ({ ...c, sub: 'not-a-uuid' })],
+    ['a sid that is not a UUID', (c) => ({ ...c, sid: 'not-a-uuid' })],
+    ['no exp', ({ exp, ...c }) => c],
+    ['an unknown crit header', (c) => c, { crit: ['tenant'], tenant: 'acme' }],
+  ];
+  const refreshFlaws: typeof flaws = [...flaws, ['a jti that is not a UUID', (c) => ({ ...c, jti: 'not-a-uuid' })]];
+
+  it.each(refreshFlaws)('refresh refuses a refresh token with %s with 401 and ends nothing', async (_flaw, change, header) => {
+    const { client } = await signUp(server());
+    const { response } = await refreshWith(forge(client.tokens!.refresh_token, change, header));
+    expect(response.status).toBe(401);
+    expect((await meWith(client.tokens!.access_token)).status).toBe(200);
+    expect((await refreshWith(client.tokens!.refresh_token)).response.status).toBe(200);
+  });
+
+  it.each(refreshFlaws)('logout refuses a refresh token with %s with 401 and ends nothing', async (_flaw, change, header) => {
+    const { client } = await signUp(server());
+    const refresh_token = forge(client.tokens!.refresh_token, change, header);
+    const { response } = await server().client().POST('/auth/logout', { body: { refresh_token } });
+    expect(response.status).toBe(401);
+    expect((await meWith(client.tokens!.access_token)).status).toBe(200);
+  });
+
+  it.each(flaws)('a bearer token with %s is 401', async (_flaw, change, header) => {
+    const { client } = await signUp(server());
+    const response = await meWith(forge(client.tokens!.access_token, change, header));
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
   });
 });
 

@@ -42,9 +42,13 @@ describe('loadConfig', () => {
         refreshTokenTtl: 604_800,
         bcryptRounds: 12,
         refreshReuseGraceSeconds: 0,
+      },
+      limits: {
+        authRequestsPerMinute: 1000,
+        passwordChecksPerMinute: 100,
+        taskWritesPerMinute: 600,
         loginMaxFailures: 10,
         loginWindowSeconds: 900,
-        rateLimitPerMinute: 1000,
       },
       admin: undefined,
     });
@@ -80,6 +84,8 @@ describe('loadConfig', () => {
     ['AUTH_RATE_LIMIT', '-1'],
     ['REQUEST_TIMEOUT_SECONDS', '0'],
     ['REQUEST_TIMEOUT_SECONDS', '1.5'],
+    ['PASSWORD_RATE_LIMIT', '1.5'],
+    ['USER_WRITE_RATE_LIMIT', 'many'],
   ])('names %s in the error when it is %j', (variable, value) => {
     const error = failureOf({ NODE_ENV: 'test', [variable]: value });
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} must `));

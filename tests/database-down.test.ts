@@ -13,9 +13,10 @@ describe('when the database stops answering', () => {
   });
   afterAll(() => server.close());
 
-  it('GET /readyz answers 503 problem+json', async () => {
+  it('GET /readyz answers 503 problem+json with Retry-After', async () => {
     const res = await server.fetch('/readyz');
     expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await res.json()).toMatchObject({ type: '/problems/service-unavailable', status: 503 });
   });
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationSource } from '../migrations/index.js';
 import { migrateToLatest, rollbackAll } from '../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -109,5 +110,24 @@ describe('tasks schema', () => {
     expect(row.latest).toBeInstanceOf(Date);
     const { rows } = await db.knex.raw("select '2026-11-24T10:00:00.123456Z'::timestamptz(3) as t");
     expect(rows[0].t.toISOString()).toBe('2026-11-24T10:00:00.123Z');
+  });
+});
+
+describe('the session activity migration', () => {
+  it('fills last_used_at of existing sessions from their newest refresh token, or their creation', async () => {
+    await migrateToLatest(db.knex);
+    await db.knex.migrate.down({ migrationSource, name: '20261201001100_add_session_activity' });
+    const owner = await insertUser('sessions@example.com');
+    const created = new Date('2026-11-20T08:00:00.000Z');
+    const [used, unused] = await db.knex('sessions').insert([{ user_id: owner, created_at: created }, { user_id: owner, created_at: created }]).returning('id');
+    const expires_at = new Date('2026-12-30T00:00:00.000Z');
+    await db.knex('refresh_tokens').insert(
+      ['2026-11-21T09:00:00.000Z', '2026-11-23T18:12:00.000Z'].map((at) => ({ session_id: used.id, token_hash: at, created_at: new Date(at), expires_at })),
+    );
+    await migrateToLatest(db.knex);
+    const rows = await db.knex('sessions').whereIn('id', [used.id, unused.id]).select('id', 'last_used_at', 'user_agent');
+    const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+    expect(byId[used.id]).toMatchObject({ last_used_at: new Date('2026-11-23T18:12:00.000Z'), user_agent: null });
+    expect(byId[unused.id]).toMatchObject({ last_used_at: created });
   });
 });

@@ -85,6 +85,16 @@ describe('the mock server (make mock)', () => {
     expect(refused.error).toEqual(example('/tasks', 'get', '401', 'application/problem+json'));
   });
 
+  it("lets a frontend list the caller's sessions and end one through the typed client", async () => {
+    const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
+    const sessions = await client.listSessions();
+    expect(sessions).toEqual(example('/auth/sessions', 'get', '200').items);
+    expect(sessions.filter((s) => s.current)).toHaveLength(1);
+    await expect(client.endSession(sessions.find((s) => !s.current)!.id)).resolves.toBeUndefined();
+    const unknown = await client.DELETE('/auth/sessions/{id}', { params: { path: { id: 'not-a-uuid' } } });
+    expect(unknown.response.status).toBe(422);
+  });
+
   it('refuses bad parameters and unknown fields with 422, as the server does', async () => {
     const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
     const cases = [

@@ -20,4 +20,17 @@ describe('pruning', () => {
     expect(await knex('sessions').where('user_id', live.id)).toHaveLength(1);
     expect((await live.client.GET('/auth/me')).response.status).toBe(200);
   });
+
+  it('deletes rate-limit windows that ended over an hour ago, and keeps the others', async () => {
+    const { knex } = server();
+    const hour = 60 * 60 * 1000;
+    await knex('rate_limiter').insert([
+      { key: 'address:198.51.100.1', points: 3, expire: Date.now() - 2 * hour },
+      { key: 'address:198.51.100.2', points: 3, expire: Date.now() - 60_000 },
+      { key: 'address:198.51.100.3', points: 3, expire: Date.now() + 60_000 },
+    ]);
+    await pruneExpired(knex);
+    const left = await knex('rate_limiter').whereLike('key', 'address:198.51.100.%').orderBy('key').pluck('key');
+    expect(left).toEqual(['address:198.51.100.2', 'address:198.51.100.3']);
+  });
 });

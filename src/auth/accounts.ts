@@ -3,47 +3,50 @@ import { UniqueViolationError } from 'objection';
 import { User } from '../db/models/User.js';
 import type { Caller } from '../http/operations.js';
 import { problems } from '../http/problem.js';
-import { createPasswordChecker, hashPassword, MAX_PASSWORD_BYTES, passwordTooLong } from './passwords.js';
-import type { RateLimits } from './rate-limits.js';
+import type { Limiter } from '../limits/index.js';
+import { createPasswords, MAX_PASSWORD_BYTES, passwordTooLong } from './passwords.js';
 import type { Sessions } from './sessions.js';
 
-export interface AccountSettings {
-  bcryptRounds: number;
-  loginMaxFailures: number;
-  loginWindowSeconds: number;
+/** Where a request comes from, as the auth use cases need it. */
+export interface Client {
+  /** The client address key (see clientAddress): password checks take turns between these. */
+  address: string;
+  userAgent: string | undefined;
 }
+
+// What a session keeps of the User-Agent.
+const USER_AGENT_CHARACTERS = 512;
 
 // One body for an unknown email and a wrong password: nothing tells them apart.
 const invalidCredentials = () => problems.unauthorized('The email or password is wrong.', 'invalid-credentials');
+const wrongCurrentPassword = () => problems.unauthorized('The current password is wrong.', 'invalid-credentials');
+const deactivated = () => problems.forbidden('This account is deactivated.');
 
 const tooLong = (pointer: string) =>
   problems.validation([{ pointer, message: `must be at most ${MAX_PASSWORD_BYTES} bytes of UTF-8` }]);
 
-export function createAccounts(deps: { knex: Knex; sessions: Sessions; limits: RateLimits; settings: AccountSettings }) {
-  const { knex, sessions, limits, settings } = deps;
-  const checkPassword = createPasswordChecker(settings.bcryptRounds);
+export function createAccounts(deps: { knex: Knex; sessions: Sessions; failedLogins: Limiter; bcryptRounds: number }) {
+  const { knex, sessions, failedLogins } = deps;
+  const passwords = createPasswords(deps.bcryptRounds);
 
   // Over-long passwords still cost one bcrypt comparison, so they take as long as any other.
-  const passwordMatches = async (password: string, hash: string | undefined) =>
-    (await checkPassword(password, hash)) && !passwordTooLong(password);
+  const passwordMatches = async (client: Client, password: string, hash: string | undefined) =>
+    (await passwords.matches(client.address, password, hash)) && !passwordTooLong(password);
 
   /**
    * Counts a password attempt for an email before the password is checked: one atomic increment,
    * so concurrent guesses cannot all slip in under the limit. Success clears the count.
    */
   async function countAttempt(email: string) {
-    const key = `login:${email.toLowerCase()}`;
-    const window = await limits.hit(key, settings.loginWindowSeconds);
-    if (window.hits > settings.loginMaxFailures) {
-      throw problems.tooManyRequests(window.resetsIn, 'Too many failed password attempts for this email; try again later.');
-    }
-    return { succeeded: () => limits.clear(key) };
+    const key = email.toLowerCase();
+    await failedLogins.take(key);
+    return { succeeded: () => failedLogins.clear(key) };
   }
 
   return {
-    async register(email: string, password: string): Promise<User> {
+    async register(client: Client, email: string, password: string): Promise<User> {
       if (passwordTooLong(password)) throw tooLong('/body/password');
-      const passwordHash = await hashPassword(password, settings.bcryptRounds);
+      const passwordHash = await passwords.hash(client.address, password);
       try {
         return await User.query(knex).insert({ email: email.toLowerCase(), password_hash: passwordHash }).returning('*');
       } catch (error) {
@@ -52,28 +55,36 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; limits: R
       }
     },
 
-    async login(email: string, password: string) {
+    async login(client: Client, email: string, password: string) {
       const attempt = await countAttempt(email);
       const user = await User.query(knex).findOne({ email: email.toLowerCase() });
-      if (!(await passwordMatches(password, user?.password_hash))) throw invalidCredentials();
+      if (!(await passwordMatches(client, password, user?.password_hash))) throw invalidCredentials();
       await attempt.succeeded();
-      if (!user!.is_active) throw problems.forbidden('This account is deactivated.');
-      return sessions.start(user!);
+      if (!user!.is_active) throw deactivated();
+      const userAgent = client.userAgent === undefined ? null : [...client.userAgent].slice(0, USER_AGENT_CHARACTERS).join('');
+      const pair = await sessions.start(user!, userAgent);
+      if (pair) return pair;
+      // The account changed while its password was checked: answer as the account is now.
+      const now = await User.query(knex).findById(user!.id);
+      throw now?.password_hash === user!.password_hash && !now.is_active ? deactivated() : invalidCredentials();
     },
 
-    async changePassword(caller: Caller, currentPassword: string, newPassword: string) {
+    async changePassword(client: Client, caller: Caller, currentPassword: string, newPassword: string) {
       const user = await User.query(knex).findById(caller.userId);
       if (!user) throw problems.unauthorized();
       // Guessing the current password with a stolen access token counts against the same limit as logins.
       const attempt = await countAttempt(user.email);
-      if (!(await passwordMatches(currentPassword, user.password_hash))) {
-        throw problems.unauthorized('The current password is wrong.', 'invalid-credentials');
-      }
+      if (!(await passwordMatches(client, currentPassword, user.password_hash))) throw wrongCurrentPassword();
       await attempt.succeeded();
       if (passwordTooLong(newPassword)) throw tooLong('/body/new_password');
-      const passwordHash = await hashPassword(newPassword, settings.bcryptRounds);
+      const passwordHash = await passwords.hash(client.address, newPassword);
       await knex.transaction(async (trx) => {
-        await User.query(trx).findById(caller.userId).patch({ password_hash: passwordHash, updated_at: new Date() });
+        // Only over the hash that was checked: of two changes racing with one current password, one wins.
+        const changed = await User.query(trx)
+          .findById(caller.userId)
+          .where('password_hash', user.password_hash)
+          .patch({ password_hash: passwordHash, updated_at: new Date() });
+        if (changed === 0) throw wrongCurrentPassword();
         await sessions.endAllBut(caller.userId, caller.sessionId, trx);
       });
     },

@@ -3,8 +3,9 @@ import { raw } from 'objection';
 import { RefreshToken } from '../db/models/RefreshToken.js';
 import { Session } from '../db/models/Session.js';
 
-// Longer than any rate-limit window (LOGIN_WINDOW_SECONDS is at most a day).
-const RATE_LIMIT_RETENTION = '2 days';
+// Rate-limit rows carry the end of their window as the writing process's clock saw it; an hour's
+// margin keeps a machine whose clock runs behind from losing a live window.
+const RATE_LIMIT_MARGIN_MS = 60 * 60 * 1000;
 
 /**
  * Deletes what can no longer matter: refresh tokens past their expiry (their JWT is refused
@@ -15,9 +16,7 @@ export async function pruneExpired(knex: Knex): Promise<{ tokens: number; sessio
   return knex.transaction(async (trx) => {
     const tokens = await RefreshToken.query(trx).where('expires_at', '<', raw('now()')).delete();
     const sessions = await Session.query(trx).whereNotExists(Session.relatedQuery('refreshTokens')).delete();
-    const limits = await trx('rate_limits')
-      .where('window_started_at', '<', trx.raw(`now() - interval '${RATE_LIMIT_RETENTION}'`))
-      .delete();
+    const limits = await trx('rate_limiter').where('expire', '<', Date.now() - RATE_LIMIT_MARGIN_MS).delete();
     return { tokens, sessions, limits };
   });
 }

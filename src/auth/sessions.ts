@@ -65,11 +65,22 @@ export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: Ses
   }
 
   return {
-    /** A new session with its first pair. */
-    start: (user: Pick<User, 'id' | 'role'>) =>
+    /**
+     * A new session with its first pair, made only if the account still has the password hash
+     * that was checked and is active; else undefined. The account's row is locked (FOR SHARE)
+     * until the session is committed, so a password change or deactivation either waits and then
+     * ends this session with the others, or commits first and this finds nothing.
+     */
+    start: (user: Pick<User, 'id' | 'role' | 'password_hash'>, userAgent: string | null) =>
       knex.transaction(async (trx) => {
-        const session = await Session.query(trx).insert({ user_id: user.id }).returning('id');
-        return issuePair(trx, user, session.id);
+        const { rows } = await trx.raw<{ rows: { id: string }[] }>(
+          `insert into sessions (user_id, user_agent)
+           select id, :userAgent from users where id = :id and password_hash = :hash and is_active
+           for share
+           returning id`,
+          { id: user.id, hash: user.password_hash, userAgent },
+        );
+        return rows[0] && issuePair(trx, user, rows[0].id);
       }),
 
     /**
@@ -94,6 +105,7 @@ export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: Ses
             )
             .patch({ spent_at: raw('now()') as unknown as Date });
           if (spent === 1) {
+            await Session.query(trx).findById(claims.sid).patch({ last_used_at: raw('now()') as unknown as Date });
             const user = await User.query(trx).findById(claims.sub).select('id', 'role');
             return issuePair(trx, user!, claims.sid, claims.jti);
           }

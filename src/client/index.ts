@@ -3,6 +3,7 @@ import type { components, paths } from '../../generated/openapi.js';
 
 export type TokenPair = components['schemas']['TokenPair'];
 export type Problem = components['schemas']['Problem'];
+export type Session = components['schemas']['Session'];
 export type { paths, components };
 
 /** A problem+json error answer, thrown by `ok()`. */
@@ -39,6 +40,10 @@ export interface TaskClient extends Client<paths> {
   login(email: string, password: string): Promise<TokenPair>;
   /** Ends this session on the server and forgets the pair. */
   logout(): Promise<void>;
+  /** Where the caller is logged in: their live sessions, newest first; `current` marks this one. */
+  listSessions(): Promise<Session[]>;
+  /** Ends one of the caller's sessions (a device they no longer use); 404 unless it is theirs and live. */
+  endSession(id: string): Promise<void>;
 }
 
 // Requests that carry no access token, or whose 401 says nothing about it.
@@ -115,6 +120,10 @@ export function createTaskClient(options: TaskClientOptions): TaskClient {
     async logout() {
       if (tokens) await ok(client.POST('/auth/logout', { body: { refresh_token: tokens.refresh_token } }));
       setTokens(undefined);
+    },
+    listSessions: async () => (await ok(client.GET('/auth/sessions'))).items,
+    async endSession(id: string) {
+      await ok(client.DELETE('/auth/sessions/{id}', { params: { path: { id } } }));
     },
   });
 }

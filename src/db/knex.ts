@@ -113,6 +113,9 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
   });
 }
 
+/** Whether `db` is the embedded database (one in-process connection) rather than a PostgreSQL server. */
+export const isEmbedded = (db: Knex) => db.client.config.client === PgliteClient;
+
 export async function isDatabaseReady(db: Knex, timeoutMs = 2000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   // The timer also bounds waiting for a pooled connection, which knex's query timeout does not.

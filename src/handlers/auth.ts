@@ -1,16 +1,22 @@
-import type { Accounts } from '../auth/accounts.js';
+import type { Accounts, Client } from '../auth/accounts.js';
+import type { SessionList } from '../auth/session-list.js';
 import type { Sessions } from '../auth/sessions.js';
-import { authed, type OperationHandlers } from '../http/operations.js';
+import { authed, type HandlerRequest, type OperationHandlers, type OperationId } from '../http/operations.js';
 import { problems } from '../http/problem.js';
 import { json, noContent } from '../http/reply.js';
 import { presentUser } from '../users/present.js';
 
-export function authHandlers(deps: { accounts: Accounts; sessions: Sessions }): OperationHandlers {
-  const { accounts, sessions } = deps;
+// Token responses must not be kept by any cache (RFC 6749 §5.1).
+const tokenPair = (pair: unknown) => json(200, pair, { 'Cache-Control': 'no-store' });
+
+const clientOf = (req: HandlerRequest<OperationId>): Client => ({ address: req.client, userAgent: req.headers['user-agent'] });
+
+export function authHandlers(deps: { accounts: Accounts; sessions: Sessions; sessionList: SessionList }): OperationHandlers {
+  const { accounts, sessions, sessionList } = deps;
   return {
-    register: async ({ body }) => json(201, presentUser(await accounts.register(body.email, body.password))),
-    login: async ({ body }) => json(200, await accounts.login(body.email, body.password)),
-    refreshTokens: async ({ body }) => json(200, await sessions.rotate(body.refresh_token)),
+    register: async (req) => json(201, presentUser(await accounts.register(clientOf(req), req.body.email, req.body.password))),
+    login: async (req) => tokenPair(await accounts.login(clientOf(req), req.body.email, req.body.password)),
+    refreshTokens: async ({ body }) => tokenPair(await sessions.rotate(body.refresh_token)),
     logout: async ({ body }) => {
       await sessions.end(body.refresh_token);
       return noContent();
@@ -24,8 +30,13 @@ export function authHandlers(deps: { accounts: Accounts; sessions: Sessions }): 
       if (!user) throw problems.unauthorized();
       return json(200, presentUser(user));
     }),
-    changePassword: authed(async ({ body }, caller) => {
-      await accounts.changePassword(caller, body.current_password, body.new_password);
+    changePassword: authed(async (req, caller) => {
+      await accounts.changePassword(clientOf(req), caller, req.body.current_password, req.body.new_password);
+      return noContent();
+    }),
+    listSessions: authed(async (_req, caller) => json(200, { items: await sessionList.list(caller) })),
+    endSession: authed(async ({ params }, caller) => {
+      await sessionList.end(caller, params.id);
       return noContent();
     }),
   };

@@ -8,10 +8,13 @@ import { AppError, problems, type ProblemError } from './problem.js';
 import type { Reply } from './reply.js';
 import { toProblemErrors } from './validation-errors.js';
 import { unstorableStrings } from './body.js';
+import { createRateLimitCheck, type SpecLimits } from './rate-limits.js';
 
 /** What the express glue knows of a request and hands to openapi-backend with it. */
 export interface Call {
   hasBody: boolean;
+  /** The client address key (see clientAddress). */
+  client: string;
   operationId?: string;
   /** Integer parameters not written in plain decimal, found before ajv coerces them. */
   laxIntegers?: ProblemError[];
@@ -23,6 +26,8 @@ export interface BackendDeps {
   handlers: OperationHandlers;
   /** Verifies a bearer token and finds the caller, or throws an AppError (401). */
   authenticate(token: string): Promise<Caller>;
+  /** The limits operations name with `x-rate-limit`. */
+  rateLimits: SpecLimits;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
@@ -85,8 +90,9 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     call.route = c.operation?.path;
     if (c.operation) call.laxIntegers = laxIntegers(c);
   });
+  const rateLimit = createRateLimitCheck(api.getOperations(), deps.rateLimits);
   for (const [operationId, handler] of Object.entries(deps.handlers)) {
-    api.register(operationId, (c: Context, call: Call): Promise<Reply> => {
+    api.register(operationId, async (c: Context, call: Call): Promise<Reply> => {
       // After validation, so the body is known to be the spec's shape (and shallow).
       const invalid = [...(call.laxIntegers ?? []), ...unstorableStrings(c.request.requestBody)];
       if (invalid.length > 0) throw problems.validation(invalid);
@@ -96,7 +102,9 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         params: c.request.params,
         headers: c.request.headers as HandlerRequest<OperationId>['headers'],
         caller: c.security?.bearerAuth as Caller | undefined,
+        client: call.client,
       };
+      await rateLimit(c.operation, request);
       return (handler as (r: typeof request) => Promise<Reply>)(request);
     });
   }

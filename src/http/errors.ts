@@ -11,14 +11,14 @@ const BODY_ERRORS: Record<string, () => AppError> = {
   'request.size.invalid': () => new AppError(400, 'bad-request', 'The request body does not match its Content-Length.'),
 };
 
-// Connection failures of pg and PGlite, and knex giving up on (or no longer having) a connection.
+// Connection failures of pg and PGlite, and knex or a pg pool giving up on (or no longer having) a connection.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
 
 const STATEMENT_TIMEOUT = '57014';
 
 function isDatabaseUnavailable(error: { code?: unknown; name?: unknown; message?: unknown }): boolean {
   if (typeof error.code === 'string' && (UNAVAILABLE_CODES.has(error.code) || error.code.startsWith('08'))) return true;
-  return error.name === 'KnexTimeoutError' || /Connection terminated|Client was closed|PGlite is closed|Unable to acquire a connection/i.test(String(error.message));
+  return error.name === 'KnexTimeoutError' || /Connection terminated|Client was closed|PGlite is closed|Unable to acquire a connection|timeout exceeded when trying to connect/i.test(String(error.message));
 }
 
 /**

@@ -28,6 +28,8 @@ export interface HandlerRequest<Op extends OperationId> {
   params: PathParams<Op>;
   headers: Record<string, string | undefined>;
   caller: Caller | undefined;
+  /** The client address key (see clientAddress). */
+  client: string;
 }
 
 export type OperationHandler<Op extends OperationId> = (req: HandlerRequest<Op>) => Promise<Reply>;

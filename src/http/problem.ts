@@ -57,6 +57,9 @@ function validationDetail(count: number): string {
   const listed = count > MAX_LISTED_ERRORS ? `; the first ${MAX_LISTED_ERRORS} are listed` : '';
   return `The request has ${count} invalid value${count === 1 ? '' : 's'}${listed}.`;
 }
+const retryAfter = (seconds: number) => ({ 'Retry-After': String(Math.max(1, Math.ceil(seconds))) });
+// A guess, for clients that retry: long enough for a database restart or failover to begin answering.
+const DATABASE_RETRY_SECONDS = 5;
 
 export const problems = {
   unauthorized: (detail = 'The access token is missing, invalid, expired or revoked.', slug = 'unauthorized') =>
@@ -68,6 +71,7 @@ export const problems = {
   validation: (errors: ProblemError[]) =>
     new AppError(422, 'validation-error', validationDetail(errors.length), { errors: errors.slice(0, MAX_LISTED_ERRORS) }),
   tooManyRequests: (retryAfterSeconds: number, detail: string) =>
-    new AppError(429, 'too-many-requests', detail, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } }),
-  unavailable: (detail = 'The database is not answering; try again shortly.') => new AppError(503, 'service-unavailable', detail),
+    new AppError(429, 'too-many-requests', detail, { headers: retryAfter(retryAfterSeconds) }),
+  unavailable: (detail = 'The database is not answering; try again shortly.', retryAfterSeconds = DATABASE_RETRY_SECONDS) =>
+    new AppError(503, 'service-unavailable', detail, { headers: retryAfter(retryAfterSeconds) }),
 };

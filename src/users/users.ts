@@ -26,11 +26,16 @@ export function createUsers(deps: { knex: Knex; sessions: Pick<Sessions, 'endAll
         throw problems.conflict('An admin cannot demote or deactivate themself; ask another admin.');
       }
       return knex.transaction(async (trx) => {
+        // Locks the active admins, in one order, before counting them after the change: concurrent
+        // changes queue here, and each counts what the one before it committed.
+        await User.query(trx).where({ role: 'admin', is_active: true }).orderBy('id').forUpdate().select('id');
         const [user] = await User.query(trx)
           .where('users.id', id)
           .patch({ role, is_active, updated_at: trx.fn.now() })
           .returning('*');
         if (!user) throw notFound();
+        const admins = await User.query(trx).where({ role: 'admin', is_active: true }).resultSize();
+        if (admins === 0) throw problems.conflict('This would leave no active admin; make another user an admin first.');
         // Same transaction: a deactivated user never keeps a live session, even if this fails half-way.
         if (is_active === false) await sessions.endAll(user.id, trx);
         return user;

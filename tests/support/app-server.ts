@@ -33,12 +33,14 @@ export interface ServerOptions {
 }
 
 export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', ...env });
+  // Every test client logs in from 127.0.0.1, so a file would pass the per-address password limit;
+  // the tests of that limit set it themselves.
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', PASSWORD_RATE_LIMIT: '0', ...env });
   const db: TestDatabase = await createTestDatabase(config.db);
   await db.migrate();
   const violations: string[] = [];
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(db.knex);
-  const { app } = await createApp({
+  const { app, close: closeApp } = await createApp({
     config,
     knex: db.knex,
     logger: pino({ level: 'silent' }),
@@ -69,6 +71,7 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
       metricsServer?.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await closeApp();
       await db.destroy();
     },
   };

@@ -9,6 +9,8 @@ export class Session extends Model {
   declare user_id: string;
   declare created_at: Date;
   declare revoked_at: Date | null;
+  declare user_agent: string | null;
+  declare last_used_at: Date;
 
   declare user?: User;
   declare refreshTokens?: RefreshToken[];

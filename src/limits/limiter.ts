@@ -1,0 +1,112 @@
+import type { Knex } from 'knex';
+import pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { isEmbedded } from '../db/knex.js';
+import { problems } from '../http/problem.js';
+
+export interface Limiter {
+  /** Counts one hit for `key`; past the limit, throws 429 with Retry-After. */
+  take(key: string): Promise<void>;
+  /** Forgets what `key` has counted. */
+  clear(key: string): Promise<void>;
+}
+
+export interface LimitSettings {
+  /** Prefix of its keys in the store. */
+  name: string;
+  /** Hits allowed per window; 0 turns the limit off. */
+  points: number;
+  windowSeconds: number;
+  /** The 429's detail. */
+  detail: string;
+}
+
+// The limiter's own connections, so that it can never take the connections other requests need.
+const POOL_SIZE = 2;
+const CONNECT_TIMEOUT_MS = 10_000;
+const TABLE = 'rate_limiter';
+
+/**
+ * rate-limiter-flexible's PostgreSQL store over a small pool of its own (so every process and
+ * machine shares the counts), with an in-memory block once a key is over its limit: until its
+ * window ends, that key's requests are refused without touching the database.
+ *
+ * On the embedded database the counts are kept in memory instead: PGlite serves one process by
+ * construction (config refuses WEB_CONCURRENCY > 1 without DATABASE_URL), so memory is shared by
+ * everyone who can reach it; and the library's PostgreSQL store cannot talk to PGlite through
+ * knex-pglite (it hands PGlite a pg-style query object, which PGlite refuses).
+ */
+export function createLimiterStore(knex: Knex) {
+  const pool = isEmbedded(knex) ? undefined : ownPool(knex);
+  // Unnamed queries: PgBouncer in transaction mode cannot keep named prepared statements.
+  const storeClient = pool && { query: ({ text, values }: pg.QueryConfig) => pool.query(text, values) };
+
+  const make = ({ name, points, windowSeconds }: LimitSettings): RateLimiterAbstract =>
+    storeClient
+      ? new RateLimiterPostgres({
+          storeClient,
+          storeType: 'pool',
+          tableName: TABLE,
+          tableCreated: true, // by migration
+          clearExpiredByTimeout: false, // pruneExpired does it
+          keyPrefix: name,
+          points,
+          duration: windowSeconds,
+          inMemoryBlockOnConsumed: points + 1,
+        })
+      : new RateLimiterMemory({ keyPrefix: name, points, duration: windowSeconds });
+
+  return {
+    limiter(settings: LimitSettings): Limiter {
+      if (settings.points === 0) return { take: async () => {}, clear: async () => {} };
+      const limiter = make(settings);
+      const inTurn = oneAtATimePerKey();
+      return {
+        async take(key) {
+          try {
+            await inTurn(key, () => limiter.consume(key));
+          } catch (error) {
+            // The library rejects with its result when over the limit, and with an Error when the store fails.
+            if (error instanceof RateLimiterRes) throw problems.tooManyRequests(error.msBeforeNext / 1000, settings.detail);
+            throw error;
+          }
+        },
+        async clear(key) {
+          await limiter.delete(key);
+        },
+      };
+    },
+    close: async () => {
+      await pool?.end();
+    },
+  };
+}
+
+/**
+ * Runs calls for one key one after another, and calls for different keys side by side. Hits on
+ * one key are updates of one row, which the database runs one at a time anyway; queued here
+ * rather than on the row's lock, a flood on one key holds at most one of the pool's connections,
+ * and every other key's hit finds one free instead of waiting behind the flood.
+ */
+function oneAtATimePerKey() {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, call: () => Promise<T>): Promise<T> => {
+    const previous = tails.get(key);
+    const result = previous ? previous.then(call) : call();
+    const tail = result.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return result;
+  };
+}
+
+function ownPool(knex: Knex): pg.Pool {
+  const { connectionString } = knex.client.config.connection as { connectionString: string };
+  const pool = new pg.Pool({ connectionString, max: POOL_SIZE, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // An idle connection that breaks (a server restart) is dropped by the pool, and the next query
+  // reconnects; without a listener the event would end the process.
+  pool.on('error', () => {});
+  return pool;
+}
