@@ -197,7 +197,7 @@ export interface paths {
             path: {
                 /**
                  * @description The session's id, as `GET /auth/sessions` lists it.
-                 * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+                 * @example b1c4a2e8-6d3f-4f0a-9e57-2c8d1a6b7f30
                  */
                 id: components["parameters"]["SessionId"];
             };
@@ -591,7 +591,7 @@ export interface components {
         Session: {
             /**
              * Format: uuid
-             * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+             * @example b1c4a2e8-6d3f-4f0a-9e57-2c8d1a6b7f30
              */
             readonly id: string;
             /**
@@ -904,24 +904,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description No such resource, or it is not yours. */
-        NotFound: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "type": "/problems/not-found",
-                 *       "title": "Not Found",
-                 *       "status": 404,
-                 *       "detail": "The task does not exist."
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description A query parameter the operation does not take (it takes none). */
         UnprocessableEntity: {
             headers: {
@@ -942,6 +924,24 @@ export interface components {
                  *           "message": "is not allowed"
                  *         }
                  *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No such resource, or it is not yours. */
+        NotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/not-found",
+                 *       "title": "Not Found",
+                 *       "status": 404,
+                 *       "detail": "The task does not exist."
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -969,7 +969,7 @@ export interface components {
     parameters: {
         /**
          * @description The session's id, as `GET /auth/sessions` lists it.
-         * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+         * @example b1c4a2e8-6d3f-4f0a-9e57-2c8d1a6b7f30
          */
         SessionId: string;
         /**
@@ -1428,7 +1428,7 @@ export interface operations {
                      * @example {
                      *       "items": [
                      *         {
-                     *           "id": "b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10",
+                     *           "id": "b1c4a2e8-6d3f-4f0a-9e57-2c8d1a6b7f30",
                      *           "created_at": "2026-11-24T10:00:00.000Z",
                      *           "last_used_at": "2026-11-24T10:45:00.000Z",
                      *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
@@ -1448,6 +1448,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -1459,7 +1460,7 @@ export interface operations {
             path: {
                 /**
                  * @description The session's id, as `GET /auth/sessions` lists it.
-                 * @example b1c0d9e2-6f0a-4c1e-9d7b-5a2e8f3c4d10
+                 * @example b1c4a2e8-6d3f-4f0a-9e57-2c8d1a6b7f30
                  */
                 id: components["parameters"]["SessionId"];
             };
@@ -1476,7 +1477,31 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description The session id is not a UUID. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/sessions/42",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/path/id",
+                     *           "message": "must be a valid uuid"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
