@@ -4,6 +4,7 @@ import * as createSessions from './20261124000200_create_sessions.js';
 import * as createRefreshTokens from './20261124000300_create_refresh_tokens.js';
 import * as createTasks from './20261124000400_create_tasks.js';
 import * as createRateLimits from './20261124000500_create_rate_limits.js';
+import * as createIdempotencyKeys from './20261201002001_create_idempotency_keys.js';
 
 interface NamedMigration {
   name: string;
@@ -18,6 +19,7 @@ const migrations: NamedMigration[] = [
   { name: '20261124000300_create_refresh_tokens', migration: createRefreshTokens },
   { name: '20261124000400_create_tasks', migration: createTasks },
   { name: '20261124000500_create_rate_limits', migration: createRateLimits },
+  { name: '20261201002001_create_idempotency_keys', migration: createIdempotencyKeys },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

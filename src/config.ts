@@ -133,6 +133,7 @@ const schema = z
     LOGIN_MAX_FAILURES: int(1, 1000, 10),
     LOGIN_WINDOW_SECONDS: int(1, 86_400, 900),
     AUTH_RATE_LIMIT: int(0, 1_000_000, 1000),
+    IDEMPOTENCY_KEY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
     TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
   })
   // `when` makes this run even after single variables failed (so every problem is reported in one go);
@@ -165,6 +166,7 @@ const schema = z
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
       rateLimitPerMinute: e.AUTH_RATE_LIMIT,
     },
+    idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS },
     admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
   }));
 

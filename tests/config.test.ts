@@ -44,6 +44,7 @@ describe('loadConfig', () => {
         loginWindowSeconds: 900,
         rateLimitPerMinute: 1000,
       },
+      idempotency: { keyTtlSeconds: 86_400 },
       admin: undefined,
     });
   });
@@ -76,6 +77,7 @@ describe('loadConfig', () => {
     ['TRUSTED_PROXIES', '10.0.0.0/33'],
     ['TRUSTED_PROXIES', 'proxy.internal'],
     ['AUTH_RATE_LIMIT', '-1'],
+    ['IDEMPOTENCY_KEY_TTL_SECONDS', '0'],
   ])('names %s in the error when it is %j', (variable, value) => {
     const error = failureOf({ NODE_ENV: 'test', [variable]: value });
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} must `));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest, rollbackAll } from '../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
-const APP_TABLES = ['refresh_tokens', 'sessions', 'tasks', 'users'];
+const APP_TABLES = ['idempotency_keys', 'refresh_tokens', 'sessions', 'tasks', 'users'];
 const OWNER_LISTING = 'select * from tasks where owner_id = ? order by created_at desc, id desc limit 20';
 
 let db: TestDatabase;

@@ -1,4 +1,5 @@
 import { OpenAPIBackend, type Context } from 'openapi-backend';
+import type { OpenAPIV3 } from 'openapi-types';
 import { loadSpec } from '../spec.js';
 import { checkMediaType, checkRoles } from './access.js';
 import { withFormats } from './ajv.js';
@@ -12,6 +13,12 @@ import { unstorableStrings } from './body.js';
 export interface Call {
   hasBody: boolean;
   operationId?: string;
+  /**
+   * The body as the client sent it. Kept only for requests with an Idempotency-Key, whose retries
+   * must be compared as sent: validation fills in defaults in place, and a field left out is not
+   * the same as that field sent with its default.
+   */
+  sentBody?: unknown;
 }
 
 export interface BackendDeps {
@@ -42,6 +49,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     handlers: {
       postRoutingHandler: (c: Context, call: Call) => {
         call.operationId = c.operation?.operationId;
+        if (c.request.headers['idempotency-key'] !== undefined) call.sentBody = structuredClone(c.request.requestBody);
       },
       postSecurityHandler: (c: Context, call: Call) => {
         // A secured operation that failed its check goes on to unauthorizedHandler instead.
@@ -54,7 +62,9 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         throw (c.security.bearerAuth as { error?: unknown } | undefined)?.error ?? problems.unauthorized();
       },
       validationFail: (c: Context) => {
-        throw problems.validation(toProblemErrors(c.validation.errors ?? []));
+        const headers = ((c.operation.parameters ?? []) as OpenAPIV3.ParameterObject[]).filter((p) => p.in === 'header');
+        const headerNames = Object.fromEntries(headers.map((p) => [p.name.toLowerCase(), p.name]));
+        throw problems.validation(toProblemErrors(c.validation.errors ?? [], headerNames));
       },
       notFound: (c: Context) => {
         throw problems.notFound(`There is no ${c.request.path} here.`);
@@ -71,7 +81,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
   });
   await api.init();
   for (const [operationId, handler] of Object.entries(deps.handlers)) {
-    api.register(operationId, (c: Context): Promise<Reply> => {
+    api.register(operationId, (c: Context, call: Call): Promise<Reply> => {
       // After validation, so the body is known to be the spec's shape (and shallow).
       const unstorable = unstorableStrings(c.request.requestBody);
       if (unstorable.length > 0) throw problems.validation(unstorable);
@@ -81,6 +91,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         params: c.request.params,
         headers: c.request.headers as HandlerRequest<OperationId>['headers'],
         caller: c.security?.bearerAuth as Caller | undefined,
+        sentBody: call.sentBody,
       };
       return (handler as (r: typeof request) => Promise<Reply>)(request);
     });

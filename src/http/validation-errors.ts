@@ -7,8 +7,10 @@ const PARTS: Record<string, string> = { requestBody: 'body', query: 'query', pat
 /** RFC 6901: a property name as one JSON-pointer token. */
 export const escapeToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
 
-function pointerOf(error: ErrorObject): string {
+function pointerOf(error: ErrorObject, headerNames: Record<string, string>): string {
   const [, part = '', ...rest] = error.instancePath.split('/');
+  // openapi-backend validates headers under lower-cased names; the pointer uses the spec's spelling.
+  if (part === 'header' && rest[0] !== undefined) rest[0] = headerNames[rest[0]] ?? rest[0];
   const tokens = [PARTS[part] ?? part, ...rest];
   const child = error.params.missingProperty ?? error.params.additionalProperty;
   if (typeof child === 'string') tokens.push(escapeToken(child));
@@ -28,6 +30,8 @@ function messageOf(error: ErrorObject): string {
     case 'format':
       return `must be a valid ${error.params.format}`;
     case 'pattern':
+      // A pattern that means more than "no NUL" says so in the spec (needs `verbose` too).
+      if (typeof error.parentSchema?.['x-pattern-message'] === 'string') return error.parentSchema['x-pattern-message'];
       return String(error.params.pattern).includes('[^\\s')
         ? 'must not be blank or contain NUL characters'
         : 'must not contain NUL characters';
@@ -42,12 +46,15 @@ function messageOf(error: ErrorObject): string {
   }
 }
 
-/** Every violation, once each, with a pointer into the request as the contract names it. */
-export function toProblemErrors(errors: ErrorObject[]): ProblemError[] {
+/**
+ * Every violation, once each, with a pointer into the request as the contract names it.
+ * `headerNames` maps lower-cased header names to the spec's spelling (`idempotency-key` → `Idempotency-Key`).
+ */
+export function toProblemErrors(errors: ErrorObject[], headerNames: Record<string, string> = {}): ProblemError[] {
   const seen = new Set<string>();
   const result: ProblemError[] = [];
   for (const error of errors) {
-    const item = { pointer: pointerOf(error), message: messageOf(error) };
+    const item = { pointer: pointerOf(error, headerNames), message: messageOf(error) };
     const key = `${item.pointer}\0${item.message}`;
     if (!seen.has(key)) {
       seen.add(key);

@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.js';
 import { createTaskClient, type TaskClient, type TokenPair } from '../../src/client/index.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createDatabase } from '../../src/db/knex.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { listen } from '../../src/http/server.js';
 import { startConformanceProxy } from './conformance-proxy.js';
@@ -18,6 +19,12 @@ export interface TestServer {
   /** Plain fetch against the server, for requests the typed client cannot make (bad JSON, wrong media types). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   violations: string[];
+  /**
+   * Another instance of the app on the same database, with its own connection pool and the same
+   * configuration, as a second machine behind a load balancer. Its responses are checked into the
+   * same `violations`. PostgreSQL only: PGlite is one connection inside this process.
+   */
+  sibling(): Promise<TestServer>;
   close(): Promise<void>;
 }
 
@@ -34,7 +41,11 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   const db: TestDatabase = await createTestDatabase();
   await migrateToLatest(db.knex);
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', ...env });
-  const violations: string[] = [];
+  return serve({ db, config, options, violations: [] });
+}
+
+async function serve(instance: { db: TestDatabase; config: Config; options: ServerOptions; violations: string[] }): Promise<TestServer> {
+  const { db, config, options, violations } = instance;
   const { app } = await createApp({
     config,
     knex: db.knex,
@@ -58,6 +69,13 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     violations,
     client: (tokens) => createTaskClient({ baseUrl, tokens, fetch: checkedFetch }),
     fetch: (path, init) => checkedFetch(`${baseUrl}${path}`, init),
+    async sibling() {
+      const { databaseUrl } = db;
+      if (!databaseUrl) throw new Error('a second instance needs PostgreSQL (TEST_DATABASE_URL)');
+      const knex = await createDatabase({ databaseUrl });
+      // The database outlives the sibling: only its own pool closes with it.
+      return serve({ db: { knex, databaseUrl, destroy: () => knex.destroy() }, config, options, violations });
+    },
     async close() {
       proxy?.stop();
       server.closeAllConnections();
