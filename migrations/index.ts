@@ -5,6 +5,7 @@ import * as createRefreshTokens from './20261124000300_create_refresh_tokens.js'
 import * as createTasks from './20261124000400_create_tasks.js';
 import * as createRateLimits from './20261124000500_create_rate_limits.js';
 import * as createIdempotencyKeys from './20261201002001_create_idempotency_keys.js';
+import * as createListingIndexes from './20261201002002_create_listing_indexes.js';
 
 interface NamedMigration {
   name: string;
@@ -20,6 +21,7 @@ const migrations: NamedMigration[] = [
   { name: '20261124000400_create_tasks', migration: createTasks },
   { name: '20261124000500_create_rate_limits', migration: createRateLimits },
   { name: '20261201002001_create_idempotency_keys', migration: createIdempotencyKeys },
+  { name: '20261201002002_create_listing_indexes', migration: createListingIndexes },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {
