@@ -135,6 +135,13 @@ describe('creating a task with an Idempotency-Key', () => {
     expect(replayed(await create(user, key, { title: 'A different task' }))).toBe('true');
   });
 
+  it('refuses a body nested 5,000 deep with 422, key or not, and keeps nothing', async () => {
+    const user = await signUp(server());
+    const deep = `{"title":"deep","description":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    expect((await createRaw(user, randomUUID(), deep)).status).toBe(422);
+    expect(await taskCount(user)).toBe(0);
+  });
+
   it.each([
     ['empty', ''],
     ['256 characters long', 'k'.repeat(256)],

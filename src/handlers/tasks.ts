@@ -25,8 +25,8 @@ export function taskHandlers(deps: { knex: Knex; config: Config; cursors: Cursor
       const etag = etagOf(task);
       return notModified(headers['if-none-match'], etag) ? { status: 304, headers: { ETag: etag } } : versioned(200, task);
     }),
-    createTask: authed(async ({ body, headers, sentBody }, caller) =>
-      idempotency.once(caller, headers['idempotency-key'], sentBody, async (db) => {
+    createTask: authed(async ({ body, headers }, caller) =>
+      idempotency.once(caller, headers['idempotency-key'], body, async (db) => {
         const task = await tasks.create(caller, body, db);
         return versioned(201, task, { Location: `/tasks/${task.id}` });
       }),

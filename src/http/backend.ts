@@ -1,4 +1,5 @@
-import { OpenAPIBackend, type Context } from 'openapi-backend';
+import { Ajv } from 'ajv';
+import { OpenAPIBackend, ValidationContext, type Context } from 'openapi-backend';
 import type { OpenAPIV3 } from 'openapi-types';
 import { loadSpec } from '../spec.js';
 import { checkMediaType, checkRoles } from './access.js';
@@ -13,12 +14,6 @@ import { unstorableStrings } from './body.js';
 export interface Call {
   hasBody: boolean;
   operationId?: string;
-  /**
-   * The body as the client sent it. Kept only for requests with an Idempotency-Key, whose retries
-   * must be compared as sent: validation fills in defaults in place, and a field left out is not
-   * the same as that field sent with its default.
-   */
-  sentBody?: unknown;
 }
 
 export interface BackendDeps {
@@ -42,14 +37,17 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     strict: true,
     coerceTypes: true,
     ajvOpts: { allErrors: true, verbose: true, useDefaults: true },
-    customizeAjv: (ajv) => withFormats(ajv),
+    // Query defaults (limit, offset, sort) are filled in, but a body stays exactly as it was sent:
+    // a retried create is compared with the first as the client sent both (a field left out is not
+    // that field sent with its default), and what a body leaves out takes the table's defaults.
+    customizeAjv: (ajv, ajvOpts, context) =>
+      withFormats(context === ValidationContext.RequestBody ? new Ajv({ ...ajvOpts, useDefaults: false }) : ajv),
     securityHandlers: {
       bearerAuth: (c: Context) => deps.authenticate(bearerToken(c)),
     },
     handlers: {
       postRoutingHandler: (c: Context, call: Call) => {
         call.operationId = c.operation?.operationId;
-        if (c.request.headers['idempotency-key'] !== undefined) call.sentBody = structuredClone(c.request.requestBody);
       },
       postSecurityHandler: (c: Context, call: Call) => {
         // A secured operation that failed its check goes on to unauthorizedHandler instead.
@@ -81,7 +79,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
   });
   await api.init();
   for (const [operationId, handler] of Object.entries(deps.handlers)) {
-    api.register(operationId, (c: Context, call: Call): Promise<Reply> => {
+    api.register(operationId, (c: Context): Promise<Reply> => {
       // After validation, so the body is known to be the spec's shape (and shallow).
       const unstorable = unstorableStrings(c.request.requestBody);
       if (unstorable.length > 0) throw problems.validation(unstorable);
@@ -91,7 +89,6 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         params: c.request.params,
         headers: c.request.headers as HandlerRequest<OperationId>['headers'],
         caller: c.security?.bearerAuth as Caller | undefined,
-        sentBody: call.sentBody,
       };
       return (handler as (r: typeof request) => Promise<Reply>)(request);
     });

@@ -28,8 +28,6 @@ export interface HandlerRequest<Op extends OperationId> {
   params: PathParams<Op>;
   headers: Record<string, string | undefined>;
   caller: Caller | undefined;
-  /** The body as the client sent it, before validation filled in defaults; only with an Idempotency-Key. */
-  sentBody?: unknown;
 }
 
 export type OperationHandler<Op extends OperationId> = (req: HandlerRequest<Op>) => Promise<Reply>;

@@ -30,12 +30,13 @@ export function createIdempotency(knex: Knex, settings: { keyTtlSeconds: number 
     /**
      * Runs `perform` at most once per caller and key; a retry with the same body gets the stored
      * reply again, plus `Idempotent-Replayed: true`. Without a key, `perform` simply runs.
+     * `body` is the request body as the client sent it (validation never fills in body defaults).
      * `perform` must do all its work on the database it is given.
      */
-    async once(caller: Caller, header: string | undefined, sentBody: unknown, perform: (db: Knex) => Promise<Reply>): Promise<Reply> {
+    async once(caller: Caller, header: string | undefined, body: unknown, perform: (db: Knex) => Promise<Reply>): Promise<Reply> {
       if (header === undefined) return perform(knex);
       const key = parseKey(header);
-      const requestHash = fingerprintOf(sentBody);
+      const requestHash = fingerprintOf(body);
       return knex.transaction(async (trx) => {
         const { rows } = await trx.raw('select pg_try_advisory_xact_lock(?::bigint) as locked', [lockIdOf(caller.userId, key)]);
         if (!rows[0].locked) throw inUse();
