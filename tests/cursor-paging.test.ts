@@ -118,6 +118,16 @@ describe('walking tasks by cursor', () => {
     expect(seen).not.toContain(unseenAndDeleted);
   });
 
+  it('hands out cursors within the parameter limit even for the longest titles, which JSON escapes sixfold', async () => {
+    const user = await signUp(server());
+    const longest = '\u0001'.repeat(200);
+    await insertTasks(server(), user, [{ title: longest }, { title: longest }, { title: longest }]);
+    const first = await ok(list(user, { sort: 'title', limit: 1, q: longest }));
+    expect(first.next_cursor!.length).toBeLessThanOrEqual(2048);
+    const rest = await walkByCursor((cursor) => ok(list(user, { sort: 'title', limit: 1, q: longest, cursor: cursor ?? first.next_cursor! })));
+    expect([...ids(first.items), ...rest].sort()).toEqual(ids((await ok(list(user, { limit: 3 }))).items).sort());
+  });
+
   it('keeps to the filters of the walk', async () => {
     const [user, admin] = [await signUp(server()), await signUp(server(), { role: 'admin' })];
     await insertTasks(server(), user, tiedRows().map((row, i) => ({ ...row, status: i % 2 ? 'done' : 'todo' })));
