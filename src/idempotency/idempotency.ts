@@ -71,5 +71,3 @@ export function createIdempotency(knex: Knex, settings: { keyTtlSeconds: number 
     },
   };
 }
-
-export type Idempotency = ReturnType<typeof createIdempotency>;

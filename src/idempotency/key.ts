@@ -22,7 +22,8 @@ export const fingerprintOf = (body: unknown) => createHash('sha256').update(cano
 
 /**
  * The advisory-lock id of a caller's key: 64 bits of a hash, namespaced so it cannot meet another
- * use of advisory locks by accident. A collision could only make a request wait-free 409 once.
+ * use of advisory locks by accident. Should two keys ever collide, the worst is a 409 for one of
+ * them while a request with the other is running.
  */
 export const lockIdOf = (userId: string, key: string) =>
   createHash('sha256').update(`idempotency-key\0${userId}\0${key}`).digest().readBigInt64BE(0).toString();

@@ -28,12 +28,11 @@ export function parseIfMatch(header: string | undefined): Precondition | undefin
 }
 
 /**
- * RFC 9110 If-None-Match: whether it names the current version (`etag`), so that a GET can answer
- * 304. Comparison is weak (`W/"1"` matches `"1"`), and `*` matches any task that exists.
+ * RFC 9110 If-None-Match: whether it names the current version (`etag`, which is strong), so that
+ * a GET can answer 304. Comparison is weak (`W/"1"` matches `"1"`), and `*` matches any task.
  */
 export function notModified(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   if (header.trim() === '*') return true;
-  const opaque = etag.replace(/^W\//, '');
-  return [...header.matchAll(/(?:W\/)?("[^"]*")/g)].some(([, tag]) => tag === opaque);
+  return [...header.matchAll(/(?:W\/)?("[^"]*")/g)].some(([, tag]) => tag === etag);
 }
