@@ -135,13 +135,6 @@ describe('creating a task with an Idempotency-Key', () => {
     expect(replayed(await create(user, key, { title: 'A different task' }))).toBe('true');
   });
 
-  it('refuses a body nested 5,000 deep with 422, key or not, and keeps nothing', async () => {
-    const user = await signUp(server());
-    const deep = `{"title":"deep","description":${'['.repeat(5000)}${']'.repeat(5000)}}`;
-    expect((await createRaw(user, randomUUID(), deep)).status).toBe(422);
-    expect(await taskCount(user)).toBe(0);
-  });
-
   it.each([
     ['empty', ''],
     ['256 characters long', 'k'.repeat(256)],
@@ -167,6 +160,19 @@ describe('creating a task with an Idempotency-Key', () => {
   ])('accepts a key of %s', async (_what, key) => {
     const user = await signUp(server());
     expect((await create(user, key)).response.status).toBe(201);
+  });
+});
+
+describe('a body no schema could take, with a key', () => {
+  // Direct: Prism, as a proxy, cannot parse a body this deep and would answer for the server.
+  const direct = useServer({}, { direct: true });
+
+  it('is refused with 422 when nested 5,000 deep, and keeps nothing', async () => {
+    const user = await signUp(direct());
+    const deep = `{"title":"deep","description":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const res = await direct().fetch('/tasks', { method: 'POST', headers: asUser(user, { 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() }), body: deep });
+    expect(res.status).toBe(422);
+    expect(await direct().knex('idempotency_keys').count({ n: '*' }).first()).toEqual({ n: 0 });
   });
 });
 
