@@ -230,6 +230,11 @@ export interface paths {
          * @description The caller's tasks, one page at a time; admins see every owner's tasks and may filter by
          *     `owner_id` (a user who sends `owner_id` gets 403). Unknown parameters, repeated
          *     parameters and out-of-range values are refused with 422 naming the parameter.
+         *
+         *     Page with `offset`, or follow `next_cursor`: send it back as `cursor` with the same `sort`
+         *     and filters. Cursor pages never overlap or skip an item that stays unchanged during the
+         *     walk, however many tasks are added or removed meanwhile, and a page deep in the list costs
+         *     what the first one costs.
          */
         get: operations["listTasks"];
         put?: never;
@@ -238,6 +243,15 @@ export interface paths {
          * @description Creates a task owned by the caller. `status` defaults to `todo`.
          *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
          *     minute by default, then 429 with `Retry-After`).
+         *
+         *     To retry safely after a timeout, send an `Idempotency-Key`. The first request with a key
+         *     runs as usual; when it creates the task, its answer is kept with the key. A retry with the
+         *     same key and the same body (equal as JSON: a field left out is not the same as that field
+         *     sent with its default) gets that same answer again, status, body, `Location` and `ETag`,
+         *     with `Idempotent-Replayed: true`, and creates nothing, whatever has happened to the task
+         *     since. The same key with another body is 422; the same key while the first request is still
+         *     running is 409 (retry shortly). A request that fails (4xx, 503) keeps nothing, so a
+         *     corrected retry with the same key creates the task.
          */
         post: operations["createTask"];
         delete?: never;
@@ -261,7 +275,9 @@ export interface paths {
         };
         /**
          * Get a task
-         * @description One of the caller's tasks (any task, for admins). Someone else's task is 404.
+         * @description One of the caller's tasks (any task, for admins). Someone else's task is 404, whatever
+         *     `If-None-Match` says. With `If-None-Match`, a task that still has one of the given `ETag`s
+         *     is answered 304 with its `ETag` and no body.
          */
         get: operations["getTask"];
         /**
@@ -295,7 +311,8 @@ export interface paths {
         };
         /**
          * List users
-         * @description Every user, oldest first, one page at a time. Admins only.
+         * @description Every user, oldest first, one page at a time. Admins only. Page with `offset`, or follow
+         *     `next_cursor` as for tasks.
          */
         get: operations["listUsers"];
         put?: never;
@@ -671,8 +688,16 @@ export interface components {
             total: number;
             /** @example 20 */
             limit: number;
-            /** @example 0 */
+            /**
+             * @description Position of the first item of this page (for a cursor page, as counted when the cursor was made).
+             * @example 0
+             */
             offset: number;
+            /**
+             * @description Send as `cursor` to get the page after this one; `null` on the last page.
+             * @example WzE3NjQwNjQ4MDAwMDAsIjliMmY2ZjdlLTBjNTUtNGQzOC05YTM2LTJmNGMzYzVlOGQxMSIsMjBd.3b5pZq0bq3J1sW8rOE0z4g
+             */
+            next_cursor: string | null;
         };
         TaskCreate: {
             title: components["schemas"]["TaskTitle"];
@@ -694,8 +719,16 @@ export interface components {
             total: number;
             /** @example 20 */
             limit: number;
-            /** @example 0 */
+            /**
+             * @description Position of the first item of this page (for a cursor page, as counted when the cursor was made).
+             * @example 0
+             */
             offset: number;
+            /**
+             * @description Send as `cursor` to get the page after this one; `null` on the last page.
+             * @example WzE3NjQwNjQ4MDAwMDAsIjliMmY2ZjdlLTBjNTUtNGQzOC05YTM2LTJmNGMzYzVlOGQxMSIsMjBd.3b5pZq0bq3J1sW8rOE0z4g
+             */
+            next_cursor: string | null;
         };
         /** @description At least one field. An admin cannot demote or deactivate themself. */
         UserUpdate: {
@@ -978,15 +1011,38 @@ export interface components {
          */
         Limit: number;
         /**
-         * @description Number of items to skip.
+         * @description Number of items to skip. With `cursor`, leave it out (or 0).
          * @example 0
          */
         Offset: number;
+        /**
+         * @description The `next_cursor` of the page before, to continue right after its last item; the
+         *     alternative to `offset` (not together with an `offset` above 0). Send it back unchanged,
+         *     with the same `sort` and filters as that page; `limit` may change. A cursor is opaque and
+         *     signed: one that was altered, or that belongs to another sort, filter set or caller, is
+         *     refused with 422 naming `/query/cursor`.
+         */
+        Cursor: string;
+        /**
+         * @description Makes the create safe to retry ([IETF draft](https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/)):
+         *     1–255 visible ASCII characters, sent bare or as a structured-field string
+         *     ([RFC 8941](https://www.rfc-editor.org/rfc/rfc8941#name-strings): `"…"` with `\"` and `\\`
+         *     escapes); both forms name the same key. Use a new random key (a UUID) for each task you mean
+         *     to create, and the same key for every retry of it. Keys belong to the caller and are kept
+         *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`).
+         */
+        IdempotencyKey: string;
         /**
          * @description The task's id.
          * @example 9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11
          */
         TaskId: string;
+        /**
+         * @description `ETag`s you have cached, or `*`. When the task still has one of them (weak comparison: `W/"…"`
+         *     matches `"…"`; `*` matches any version), the answer is 304 with no body.
+         * @example "1764064800000"
+         */
+        IfNoneMatch: string;
         /**
          * @description The `ETag` you last saw; the change happens only if the task still has it (else 412). `*` matches any version.
          * @example "1764064800000"
@@ -1013,8 +1069,16 @@ export interface components {
         WWWAuthenticate: string;
         /** @description Path of the created resource. */
         Location: string;
-        /** @description Version of the task; send it back in `If-Match` to update or delete only that version. */
+        /**
+         * @description Version of the task; send it back in `If-Match` to update or delete only that version, or in
+         *     `If-None-Match` to read the task only when it has changed.
+         */
         ETag: string;
+        /**
+         * @description Sent only when this answer is the stored response to an earlier request with the same
+         *     `Idempotency-Key` and body: nothing was created this time.
+         */
+        IdempotentReplayed: "true";
     };
     pathItems: never;
 }
@@ -1515,10 +1579,18 @@ export interface operations {
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description Number of items to skip.
+                 * @description Number of items to skip. With `cursor`, leave it out (or 0).
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
+                /**
+                 * @description The `next_cursor` of the page before, to continue right after its last item; the
+                 *     alternative to `offset` (not together with an `offset` above 0). Send it back unchanged,
+                 *     with the same `sort` and filters as that page; `limit` may change. A cursor is opaque and
+                 *     signed: one that was altered, or that belongs to another sort, filter set or caller, is
+                 *     refused with 422 naming `/query/cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
                 /** @description Only tasks with this status. */
                 status?: components["schemas"]["TaskStatus"];
                 /** @description Only tasks whose title contains this text, ignoring case (for example `report`). */
@@ -1555,7 +1627,8 @@ export interface operations {
                      *       ],
                      *       "total": 1,
                      *       "limit": 20,
-                     *       "offset": 0
+                     *       "offset": 0,
+                     *       "next_cursor": null
                      *     }
                      */
                     "application/json": components["schemas"]["TaskList"];
@@ -1598,7 +1671,17 @@ export interface operations {
     createTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry ([IETF draft](https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/)):
+                 *     1–255 visible ASCII characters, sent bare or as a structured-field string
+                 *     ([RFC 8941](https://www.rfc-editor.org/rfc/rfc8941#name-strings): `"…"` with `\"` and `\\`
+                 *     escapes); both forms name the same key. Use a new random key (a UUID) for each task you mean
+                 *     to create, and the same key for every retry of it. Keys belong to the caller and are kept
+                 *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`).
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1619,6 +1702,7 @@ export interface operations {
                 headers: {
                     Location: components["headers"]["Location"];
                     ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1639,6 +1723,30 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             408: components["responses"]["RequestTimeout"];
+            /** @description A request with this `Idempotency-Key` is still being processed; retry shortly. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/idempotency-key-in-use",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "A request with this Idempotency-Key is still being processed; retry shortly.",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/header/Idempotency-Key",
+                     *           "message": "is in use by a request that has not finished"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
@@ -1677,7 +1785,14 @@ export interface operations {
     getTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description `ETag`s you have cached, or `*`. When the task still has one of them (weak comparison: `W/"…"`
+                 *     matches `"…"`; `*` matches any version), the answer is 304 with no body.
+                 * @example "1764064800000"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description The task's id.
@@ -1709,6 +1824,14 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Task"];
                 };
+            };
+            /** @description Not modified; the task still has an `ETag` that `If-None-Match` names. No body. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -1896,10 +2019,18 @@ export interface operations {
                  */
                 limit?: components["parameters"]["Limit"];
                 /**
-                 * @description Number of items to skip.
+                 * @description Number of items to skip. With `cursor`, leave it out (or 0).
                  * @example 0
                  */
                 offset?: components["parameters"]["Offset"];
+                /**
+                 * @description The `next_cursor` of the page before, to continue right after its last item; the
+                 *     alternative to `offset` (not together with an `offset` above 0). Send it back unchanged,
+                 *     with the same `sort` and filters as that page; `limit` may change. A cursor is opaque and
+                 *     signed: one that was altered, or that belongs to another sort, filter set or caller, is
+                 *     refused with 422 naming `/query/cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
             path?: never;
@@ -1926,7 +2057,8 @@ export interface operations {
                      *       ],
                      *       "total": 1,
                      *       "limit": 20,
-                     *       "offset": 0
+                     *       "offset": 0,
+                     *       "next_cursor": null
                      *     }
                      */
                     "application/json": components["schemas"]["UserList"];

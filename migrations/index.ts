@@ -6,6 +6,8 @@ import * as createTasks from './20261124000400_create_tasks.js';
 import * as createRateLimits from './20261124000500_create_rate_limits.js';
 import * as addSessionActivity from './20261201001100_add_session_activity.js';
 import * as createRateLimiter from './20261201001200_create_rate_limiter.js';
+import * as createIdempotencyKeys from './20261201002001_create_idempotency_keys.js';
+import * as createListingIndexes from './20261201002002_create_listing_indexes.js';
 
 interface NamedMigration {
   name: string;
@@ -22,6 +24,8 @@ const migrations: NamedMigration[] = [
   { name: '20261124000500_create_rate_limits', migration: createRateLimits },
   { name: '20261201001100_add_session_activity', migration: addSessionActivity },
   { name: '20261201001200_create_rate_limiter', migration: createRateLimiter },
+  { name: '20261201002001_create_idempotency_keys', migration: createIdempotencyKeys },
+  { name: '20261201002002_create_listing_indexes', migration: createListingIndexes },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

@@ -75,7 +75,7 @@ export async function createApp(deps: AppDeps) {
   app.use(docsPolicy);
   if (config.http.corsOrigins.length > 0) {
     const origin = config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins;
-    app.use(cors({ origin, exposedHeaders: ['ETag', 'Location', 'Retry-After', 'X-Request-Id'] }));
+    app.use(cors({ origin, exposedHeaders: ['ETag', 'Idempotent-Replayed', 'Location', 'Retry-After', 'X-Request-Id'] }));
   }
   app.use(protocolChecks);
   app.use((req, _res, next) => next(decodablePath(req.path) ? undefined : problems.notFound('The path is not validly percent-encoded.')));

@@ -133,6 +133,7 @@ const schema = z
     REQUEST_TIMEOUT_SECONDS: int(1, 3600, 30),
     PASSWORD_RATE_LIMIT: int(0, 1_000_000, 100),
     USER_WRITE_RATE_LIMIT: int(0, 1_000_000, 600),
+    IDEMPOTENCY_KEY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
     TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
     ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], 'must be true or false').default('false').transform((s) => s === 'true'),
     DATABASE_POOL_MAX: int(1, 1000, 10),
@@ -182,6 +183,7 @@ const schema = z
       loginMaxFailures: e.LOGIN_MAX_FAILURES,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
     },
+    idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS },
     admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
   }));
 

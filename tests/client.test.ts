@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { ApiProblem, createTaskClient, ok, type TokenPair } from '../src/client/index.js';
+import { ApiProblem, createTaskClient, createTaskOnce, ok, walk, type TokenPair } from '../src/client/index.js';
 import { useServer } from './support/server.js';
 import { signUp } from './support/users.js';
 
@@ -119,5 +119,98 @@ describe('the typed client', () => {
     await client.logout();
     expect(client.tokens).toBeUndefined();
     expect((await server().client(pair).GET('/auth/me')).response.status).toBe(401);
+  });
+});
+
+describe('walking a listing with walk()', () => {
+  it('yields every task in order, page after page, following next_cursor', async () => {
+    const { client } = await signUp(server());
+    for (let i = 0; i < 5; i++) await ok(client.POST('/tasks', { body: { title: `task ${i}` } }));
+    const titles: string[] = [];
+    for await (const task of walk(client, '/tasks', { sort: 'title', limit: 2 })) titles.push(task.title);
+    expect(titles).toEqual(['task 0', 'task 1', 'task 2', 'task 3', 'task 4']);
+  });
+
+  it('walks users too', async () => {
+    const admin = await signUp(server(), { role: 'admin' });
+    const emails: string[] = [];
+    for await (const user of walk(admin.client, '/users', { limit: 1 })) emails.push(user.email);
+    expect(emails).toContain(admin.email);
+    expect(emails).toHaveLength((await ok(admin.client.GET('/users'))).total);
+  });
+});
+
+describe('creating a task with createTaskOnce()', () => {
+  /**
+   * A client whose POST /tasks attempts reach the server, but whose first `lose` answers are
+   * replaced by `instead` (or a network error): the answers a flaky network loses.
+   */
+  function losingClient(tokens: TokenPair, lose: number, instead?: () => Response) {
+    const keys: string[] = [];
+    const client = createTaskClient({
+      baseUrl: server().baseUrl,
+      tokens,
+      fetch: async (input, init) => {
+        const request = new Request(input, init);
+        if (request.method !== 'POST' || new URL(request.url).pathname !== '/tasks') return fetch(request);
+        keys.push(request.headers.get('Idempotency-Key')!);
+        const response = await fetch(request);
+        if (keys.length > lose) return response;
+        if (!instead) throw new TypeError('fetch failed');
+        return instead();
+      },
+    });
+    return { client, keys };
+  }
+  const countTasks = async (client: ReturnType<typeof createTaskClient>) => (await ok(client.GET('/tasks'))).total;
+
+  it.each([
+    ['a network error', undefined],
+    ['a 503 from a proxy', () => new Response('<html>Service Unavailable</html>', { status: 503 })],
+  ])('retries after %s with the same key and gets the task it created, once', async (_what, instead) => {
+    const user = await signUp(server());
+    const { client, keys } = losingClient(user.client.tokens!, 2, instead);
+    const task = await createTaskOnce(client, { title: 'Write the report' }, { retryDelayMs: 1 });
+    expect(task).toMatchObject({ title: 'Write the report', owner_id: user.id });
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    expect(await countTasks(user.client)).toBe(1);
+  });
+
+  it('retries while the server answers 409 because the first attempt is still running', async () => {
+    const user = await signUp(server());
+    const inUse = () =>
+      Response.json({ type: '/problems/idempotency-key-in-use', title: 'Conflict', status: 409, detail: 'Still running.' }, { status: 409 });
+    const { client, keys } = losingClient(user.client.tokens!, 1, inUse);
+    await createTaskOnce(client, { title: 'Write the report' }, { retryDelayMs: 1 });
+    expect(keys).toHaveLength(2);
+    expect(await countTasks(user.client)).toBe(1);
+  });
+
+  it('uses a new key for each task, or the one it is given', async () => {
+    const user = await signUp(server());
+    const { client, keys } = losingClient(user.client.tokens!, 0);
+    await createTaskOnce(client, { title: 'One' });
+    await createTaskOnce(client, { title: 'Two' });
+    await createTaskOnce(client, { title: 'Three' }, { key: 'my-own-key' });
+    expect(keys[0]).not.toBe(keys[1]);
+    expect(keys[2]).toBe('my-own-key');
+  });
+
+  it('throws an ApiProblem at once for an answer a retry cannot change (422)', async () => {
+    const user = await signUp(server());
+    const { client, keys } = losingClient(user.client.tokens!, 0);
+    const error = await createTaskOnce(client, { title: '' }, { retryDelayMs: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiProblem);
+    expect((error as ApiProblem).status).toBe(422);
+    expect(keys).toHaveLength(1);
+  });
+
+  it('gives up after the last attempt with what it got', async () => {
+    const user = await signUp(server());
+    const { client, keys } = losingClient(user.client.tokens!, 10, () => new Response('bad gateway', { status: 502 }));
+    const error = await createTaskOnce(client, { title: 'Write the report' }, { attempts: 3, retryDelayMs: 1 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 502 });
+    expect(keys).toHaveLength(3);
   });
 });

@@ -50,6 +50,7 @@ describe('loadConfig', () => {
         loginMaxFailures: 10,
         loginWindowSeconds: 900,
       },
+      idempotency: { keyTtlSeconds: 86_400 },
       admin: undefined,
     });
   });
@@ -86,6 +87,7 @@ describe('loadConfig', () => {
     ['REQUEST_TIMEOUT_SECONDS', '1.5'],
     ['PASSWORD_RATE_LIMIT', '1.5'],
     ['USER_WRITE_RATE_LIMIT', 'many'],
+    ['IDEMPOTENCY_KEY_TTL_SECONDS', '0'],
   ])('names %s in the error when it is %j', (variable, value) => {
     const error = failureOf({ NODE_ENV: 'test', [variable]: value });
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} must `));

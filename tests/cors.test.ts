@@ -14,9 +14,17 @@ describe('CORS', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
   });
 
-  it('lets browsers read ETag, Location, Retry-After and X-Request-Id', async () => {
+  it('lets browsers read ETag, Idempotent-Replayed, Location, Retry-After and X-Request-Id', async () => {
     const res = await server().fetch('/healthz', { headers: { Origin: 'https://app.example.com' } });
-    expect(res.headers.get('access-control-expose-headers')).toBe('ETag,Location,Retry-After,X-Request-Id');
+    expect(res.headers.get('access-control-expose-headers')).toBe('ETag,Idempotent-Replayed,Location,Retry-After,X-Request-Id');
+  });
+
+  it('lets browsers send Idempotency-Key and If-None-Match', async () => {
+    const res = await server().fetch('/tasks', {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'idempotency-key,if-none-match' },
+    });
+    expect(res.headers.get('access-control-allow-headers')).toBe('idempotency-key,if-none-match');
   });
 
   it('grants nothing to another origin', async () => {

@@ -1,11 +1,12 @@
 // The docs in a real browser: /docs (Swagger UI), /redoc, and the static page `make docs` builds.
 // Each must render, log no console error, and load nothing from any host but ours.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import spec from '../generated/openapi.json' with { type: 'json' };
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useServer } from './support/server.js';
 import { signUp } from './support/users.js';
@@ -15,7 +16,6 @@ const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
   console.warn(`tests/docs.test.ts: SKIPPED, no Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`);
 }
-const spec = JSON.parse(readFileSync('generated/openapi.json', 'utf8')) as { paths: Record<string, object> };
 const OPERATIONS = Object.values(spec.paths).flatMap((item) => Object.keys(item).filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key))).length;
 // DOCS_SCREENSHOTS=/some/dir saves a picture of each page, to look at by eye.
 const screenshots = process.env.DOCS_SCREENSHOTS;
@@ -155,7 +155,7 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
       execFileSync('make', ['-s', 'docs', `DOCS_OUT=${out}`], { stdio: 'pipe' });
       const visit_ = await visit(pathToFileURL(join(out, 'index.html')).href);
       const { page } = visit_;
-      expect(await page.getByRole('heading', { name: 'Task Management API (1.0.0)' }).count()).toBe(1);
+      expect(await page.getByRole('heading', { name: `Task Management API (${spec.info.version})` }).count()).toBe(1);
       // Redoc 3 shows one operation at a time: open one from the sidebar, as a reader would.
       await page.getByText('Tasks', { exact: true }).first().click();
       await page.getByText('Get a task', { exact: true }).first().click();

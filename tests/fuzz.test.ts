@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import spec from '../generated/openapi.json' with { type: 'json' };
@@ -41,25 +42,36 @@ const operations: Operation[] = Object.entries(spec.paths).flatMap(([path, item]
 
 /** A digest of everything a request could change, except the rate-limit counters every auth request touches. */
 async function dataDigest(): Promise<string> {
-  const tables = ['users', 'sessions', 'refresh_tokens', 'tasks'];
+  const tables = ['users', 'sessions', 'refresh_tokens', 'tasks', 'idempotency_keys'];
   const rows = await Promise.all(
     tables.map((t) => server().knex.raw(`select md5(coalesce(string_agg(x::text, ',' order by x::text), '')) as d from ${t} x`)),
   );
   return rows.map((r) => r.rows[0].d).join(':');
 }
 
-function requestFor(op: Operation, ids: { task: string; user: string }) {
+/** Values a client could have got from the server, by parameter name, mixed in with the generated ones. */
+type Fixtures = Record<string, string[]>;
+
+function requestFor(op: Operation, ids: { task: string; user: string }, fixtures: Fixtures) {
   const encoded = fc.oneof(fc.constantFrom(ids.task, ids.user), fc.uuid(), fc.string({ maxLength: 40 })).map(encodeURIComponent);
   // Sent as they are: percent-escapes that do not decode.
   const malformed = fc.constantFrom('%', '%zz', '%E0%A4%A', '%uD800');
   const pathValue = fc.oneof({ arbitrary: encoded, weight: 9 }, { arbitrary: malformed, weight: 1 });
+  const known = (name: string) => (fixtures[name] ? [{ arbitrary: fc.constantFrom(...fixtures[name]), weight: 3 }] : []);
   const queryParams = op.parameters.filter((p) => p.in === 'query');
   const query = fc.record(
-    Object.fromEntries(queryParams.map((p) => [p.name, fc.oneof(valid(p.schema, resolve), fc.string(), fc.array(fc.string(), { minLength: 2, maxLength: 2 }))])),
+    Object.fromEntries(
+      queryParams.map((p) => [p.name, fc.oneof(valid(p.schema, resolve), fc.string(), fc.array(fc.string(), { minLength: 2, maxLength: 2 }), ...known(p.name))]),
+    ),
     { requiredKeys: [] },
   );
+  // Header values from the fixtures or printable ASCII (fetch refuses to send anything else).
+  const headerParams = op.parameters.filter((p) => p.in === 'header');
+  const headers = fc.record(Object.fromEntries(headerParams.map((p) => [p.name, fc.oneof(fc.string({ maxLength: 20 }), ...known(p.name))])), {
+    requiredKeys: [],
+  });
   const body = op.body ? fc.oneof(valid(op.body, resolve), invalid(op.body, resolve)) : fc.constant(undefined);
-  return fc.record({ id: pathValue, query, body, asAdmin: fc.boolean(), ifMatch: fc.option(fc.string({ maxLength: 20 })) });
+  return fc.record({ id: pathValue, query, headers, body, asAdmin: fc.boolean() });
 }
 
 describe('property-based fuzzing of every operation', () => {
@@ -67,17 +79,33 @@ describe('property-based fuzzing of every operation', () => {
     const admin = await signUp(server(), { role: 'admin' });
     const user = await signUp(server());
     const task = await ok(user.client.POST('/tasks', { body: { title: 'fuzz target' } }));
+    await ok(user.client.POST('/tasks', { body: { title: 'another fuzz target' } }));
     const ids = { task: task.id, user: user.id };
+    const etag = (await user.client.GET('/tasks/{id}', { params: { path: { id: task.id } } })).response.headers.get('etag')!;
+    const cursors = [
+      (await ok(user.client.GET('/tasks', { params: { query: { limit: 1 } } }))).next_cursor!,
+      (await ok(admin.client.GET('/tasks', { params: { query: { limit: 1, sort: 'title' } } }))).next_cursor!,
+      (await ok(admin.client.GET('/users', { params: { query: { limit: 1 } } }))).next_cursor!,
+    ];
+    const fixtures: Fixtures = {
+      cursor: [...cursors, `${cursors[0]!.slice(0, -1)}A`],
+      'If-Match': [etag, `W/${etag}`, '*'],
+      'If-None-Match': [etag, `W/${etag}`, '*', `"1", ${etag}`],
+      // One key used again and again (replays, and 422 for other bodies), a long one, and a fresh one.
+      'Idempotency-Key': ['fuzz-key', '"fuzz-key"', 'k'.repeat(255), randomUUID()],
+    };
 
     await fc.assert(
-      fc.asyncProperty(requestFor(op, ids), async (input) => {
+      fc.asyncProperty(requestFor(op, ids, fixtures), async (input) => {
         const url = new URL(`${server().baseUrl}${op.path.replace('{id}', input.id)}`);
         for (const [name, value] of Object.entries(input.query)) {
           for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(name, typeof v === 'string' ? v : JSON.stringify(v));
         }
-        const headers: Record<string, string> = { Authorization: `Bearer ${(input.asAdmin ? admin : user).client.tokens!.access_token}` };
+        const headers: Record<string, string> = {
+          ...input.headers,
+          Authorization: `Bearer ${(input.asAdmin ? admin : user).client.tokens!.access_token}`,
+        };
         if (input.body !== undefined) headers['Content-Type'] = 'application/json';
-        if (input.ifMatch !== null) headers['If-Match'] = input.ifMatch;
         const before = await dataDigest();
         const res = await server().fetch(url.pathname + url.search, {
           method: op.method,

@@ -3,7 +3,7 @@ import { migrationSource } from '../migrations/index.js';
 import { migrateToLatest, rollbackAll } from '../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
-const APP_TABLES = ['refresh_tokens', 'sessions', 'tasks', 'users'];
+const APP_TABLES = ['idempotency_keys', 'refresh_tokens', 'sessions', 'tasks', 'users'];
 const OWNER_LISTING = 'select * from tasks where owner_id = ? order by created_at desc, id desc limit 20';
 
 let db: TestDatabase;
@@ -33,6 +33,15 @@ async function indexes(table: string): Promise<string[]> {
     .andWhere('tablename', table);
   return rows.map((r) => r.indexname);
 }
+
+/** The plan PostgreSQL picks when it may not scan the whole table (the tables here are too small to need indexes). */
+const planOf = (sql: string, bindings: unknown[]) =>
+  db.knex.transaction(async (trx) => {
+    // Local to the transaction, so it never leaks to another pooled connection.
+    await trx.raw('set local enable_seqscan = off');
+    const { rows } = await trx.raw(`explain ${sql}`, bindings as never[]);
+    return rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+  });
 
 async function insertUser(email: string): Promise<string> {
   const [user] = await db.knex('users').insert({ email, password_hash: 'x' }).returning('id');
@@ -79,13 +88,27 @@ describe('tasks schema', () => {
     const { id: owner } = await db.knex('users').first('id');
     await db.knex.raw('analyze tasks');
 
-    const plan = await db.knex.transaction(async (trx) => {
-      // Local to the transaction, so it never leaks to another pooled connection.
-      await trx.raw('set local enable_seqscan = off');
-      const { rows } = await trx.raw(`explain ${OWNER_LISTING}`, [owner]);
-      return rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
-    });
+    const plan = await planOf(OWNER_LISTING, [owner]);
     expect(plan).toContain('tasks_owner_id_created_at_id_index');
+    expect(plan).not.toMatch(/\bSort\b/);
+  });
+
+  it.each(['created_at', 'updated_at', 'title'])("serves a cursor page of one owner's tasks by %s, either direction, from an index without sorting", async (column) => {
+    const { id: owner } = await db.knex('users').first('id');
+    const middle = await db.knex('tasks').where('owner_id', owner).orderBy([column, 'id']).offset(150).first(column, 'id');
+    for (const [direction, op] of [['asc', '>'], ['desc', '<']]) {
+      const keyset = `select * from tasks where owner_id = ? and (${column}, id) ${op} (?, ?) order by ${column} ${direction}, id ${direction} limit 21`;
+      const plan = await planOf(keyset, [owner, middle[column], middle.id]);
+      // For created_at the planner may as well walk the index across owners and filter.
+      expect(plan).toMatch(new RegExp(`Index Scan (Backward )?using tasks_(owner_id_)?${column}_id_index`));
+      expect(plan).not.toMatch(/\bSort\b/);
+    }
+  });
+
+  it('serves a cursor page of users, oldest first, from an index without sorting', async () => {
+    const middle = await db.knex('users').orderBy(['created_at', 'id']).offset(10).first('created_at', 'id');
+    const plan = await planOf('select * from users where (created_at, id) > (?, ?) order by created_at, id limit 21', [middle.created_at, middle.id]);
+    expect(plan).toContain('users_created_at_id_index');
     expect(plan).not.toMatch(/\bSort\b/);
   });
 

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokens } from '../src/auth/tokens.js';
-import { createTaskClient } from '../src/client/index.js';
+import { createTaskClient, walk } from '../src/client/index.js';
 import { freePort } from './support/conformance-proxy.js';
 
 type Json = Record<string, any>;
@@ -108,6 +108,36 @@ describe('the mock server (make mock)', () => {
       expect(response.status, response.url).toBe(422);
       expect(error).toMatchObject({ type: '/problems/validation-error' });
     }
+  });
+
+  it('takes the 1.1 parameters as documented, and answers with the examples (README: what the mock does)', async () => {
+    const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
+    const task = example('/tasks/{id}', 'get', '200');
+
+    // Any cursor is taken; the example page is the last one, so a walk ends after it.
+    const listed = await client.GET('/tasks', { params: { query: { cursor: 'from-an-earlier-page' } } });
+    expect(listed.data).toEqual(example('/tasks', 'get', '200'));
+    const walked = [];
+    for await (const item of walk(client, '/tasks')) walked.push(item);
+    expect(walked).toEqual([task]);
+
+    // A well-formed key gets the example task, and every documented header, Idempotent-Replayed
+    // included; a malformed one is 422 with the real violation in sl-violations.
+    const created = await client.POST('/tasks', { params: { header: { 'Idempotency-Key': 'a-new-key' } }, body: { title: 'Buy milk' } });
+    expect(created.response.status).toBe(201);
+    expect(created.response.headers.get('Idempotent-Replayed')).toBe('true');
+    const badKey = await client.POST('/tasks', { params: { header: { 'Idempotency-Key': 'two words' } }, body: { title: 'Buy milk' } });
+    expect(badKey.response.status).toBe(422);
+    expect(JSON.parse(badKey.response.headers.get('sl-violations')!)).toContainEqual(
+      expect.objectContaining({ location: ['request', 'header', 'idempotency-key'], code: 'pattern' }),
+    );
+
+    // If-None-Match is not evaluated (the mock keeps no versions); Prefer: code=304 shows the 304.
+    const path = `/tasks/${task.id}`;
+    const etag = (await fetch(`${baseUrl}${path}`, { headers: { Authorization: TOKEN } })).headers.get('ETag')!;
+    expect((await fetch(`${baseUrl}${path}`, { headers: { Authorization: TOKEN, 'If-None-Match': etag } })).status).toBe(200);
+    const notModified = await fetch(`${baseUrl}${path}`, { headers: { Authorization: TOKEN, Prefer: 'code=304' } });
+    expect([notModified.status, notModified.headers.get('ETag'), await notModified.text()]).toEqual([304, etag, '']);
   });
 
   it('checks the bearer scheme: no token or another scheme is 401, any bearer token passes', async () => {

@@ -34,3 +34,17 @@ describe('pruning', () => {
     expect(left).toEqual(['address:198.51.100.2', 'address:198.51.100.3']);
   });
 });
+
+describe('pruning idempotency keys', () => {
+  it('deletes keys whose time has passed and keeps live ones', async () => {
+    const user = await signUp(server());
+    const create = (key: string) => user.client.POST('/tasks', { params: { header: { 'Idempotency-Key': key } }, body: { title: 'Write the report' } });
+    await create('expired-key');
+    await create('live-key');
+    const { knex } = server();
+    await knex('idempotency_keys').where({ user_id: user.id, key: 'expired-key' }).update({ expires_at: knex.raw("now() - interval '1 minute'") });
+
+    expect(await pruneExpired(knex)).toMatchObject({ idempotencyKeys: 1 });
+    expect(await knex('idempotency_keys').where('user_id', user.id).pluck('key')).toEqual(['live-key']);
+  });
+});

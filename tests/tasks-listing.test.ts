@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ok, type components, type paths } from '../src/client/index.js';
-import { asUser, createTask } from './support/tasks.js';
+import { ok, type paths } from '../src/client/index.js';
+import { asUser, createTask, insertTasks as insertRows } from './support/tasks.js';
 import { problemOf, useServer } from './support/server.js';
 import { signUp, type SignedUp } from './support/users.js';
 
 type ListQuery = NonNullable<paths['/tasks']['get']['parameters']['query']>;
 type Sort = NonNullable<ListQuery['sort']>;
-type Task = components['schemas']['Task'];
 
 const server = useServer();
 const SORTS: Sort[] = ['created_at', '-created_at', 'updated_at', '-updated_at', 'title', '-title'];
@@ -18,18 +17,14 @@ const ids = (tasks: { id: string }[]) => tasks.map((t) => t.id);
 // Code-unit order, which is how PostgreSQL orders uuids and these ASCII titles under any collation.
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Rows straight into the table, for timestamps the API would never produce (ties, a fixed past). */
-async function insertTasks(owner: SignedUp, rows: Partial<Record<'title' | 'created_at' | 'updated_at', string>>[]): Promise<Task[]> {
-  const inserted = await server().knex('tasks').insert(rows.map((row) => ({ owner_id: owner.id, title: 'Same title', ...row }))).returning('*');
-  return inserted.map((t) => ({ ...t, created_at: t.created_at.toISOString(), updated_at: t.updated_at.toISOString() }));
-}
+const insertTasks = (owner: SignedUp, rows: Parameters<typeof insertRows>[2]) => insertRows(server(), owner, rows);
 
 describe('listing tasks', () => {
   it("gives a user their own tasks only, newest first, with the default page", async () => {
     const [user, other] = [await signUp(server()), await signUp(server())];
     const [older, newer] = await insertTasks(user, [{ created_at: '2026-01-01T10:00:00.000Z' }, { created_at: '2026-01-02T10:00:00.000Z' }]);
     await createTask(other);
-    expect(await ok(list(user))).toEqual({ items: [newer, older], total: 2, limit: 20, offset: 0 });
+    expect(await ok(list(user))).toEqual({ items: [newer, older], total: 2, limit: 20, offset: 0, next_cursor: null });
   });
 
   it("gives an admin every owner's tasks", async () => {
@@ -70,7 +65,7 @@ describe('listing tasks', () => {
   it('returns no items but the total for an offset past the end', async () => {
     const user = await signUp(server());
     await createTask(user);
-    expect(await ok(list(user, { offset: 10 }))).toEqual({ items: [], total: 1, limit: 20, offset: 10 });
+    expect(await ok(list(user, { offset: 10 }))).toEqual({ items: [], total: 1, limit: 20, offset: 10, next_cursor: null });
   });
 });
 

@@ -253,6 +253,12 @@ describe('If-Match', () => {
     expect((await putTask(user, task.id, { status: 'done' }, `W/${await etagOf(user, task.id)}`)).response.status).toBe(412);
   });
 
+  it('refuses an If-Match over 200 characters with 422 naming /header/If-Match, as the spec spells it', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    expect(pointersOf(await putTask(user, task.id, { status: 'done' }, `"${'1'.repeat(200)}"`))).toEqual(['/header/If-Match']);
+  });
+
   it.each(['"8640000000000000"', 'garbage', '""'])('refuses If-Match: %s, which names no version we issued, with 412', async (ifMatch) => {
     const user = await signUp(server());
     const task = await createTask(user);
@@ -272,6 +278,68 @@ describe('If-Match', () => {
     await putTask(user, task.id, { status: 'done' });
     expect((await deleteTask(user, task.id, stale)).response.status).toBe(412);
     expect((await getTask(user, task.id)).response.status).toBe(200);
+  });
+});
+
+describe('If-None-Match', () => {
+  /** A conditional GET as a cache makes it, with plain fetch so that the body can be seen to be empty. */
+  const read = (user: SignedUp, id: string, ifNoneMatch: string) =>
+    server().fetch(`/tasks/${id}`, { headers: asUser(user, { 'If-None-Match': ifNoneMatch }) });
+  const etagOf = async (user: SignedUp, id: string) => (await getTask(user, id)).response.headers.get('etag')!;
+
+  it('answers 304 with the ETag and no body while the task still has the ETag sent', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    const etag = await etagOf(user, task.id);
+    const res = await read(user, task.id, etag);
+    expect(res.status).toBe(304);
+    expect(res.headers.get('etag')).toBe(etag);
+    expect(await res.text()).toBe('');
+  });
+
+  it.each([
+    ['the weak form of the ETag (weak comparison)', (etag: string) => `W/${etag}`],
+    ['a list that holds the ETag', (etag: string) => `"1", W/"2",${etag}`],
+    ['*', () => '*'],
+  ])('answers 304 for %s', async (_what, header) => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    expect((await read(user, task.id, header(await etagOf(user, task.id)))).status).toBe(304);
+  });
+
+  it('answers 200 with the task once it has changed', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    const stale = await etagOf(user, task.id);
+    const current = await ok(putTask(user, task.id, { status: 'done' }));
+    const res = await read(user, task.id, stale);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(current);
+  });
+
+  it.each(['garbage', '""', '"1", "2"'])('answers 200 for If-None-Match: %s, which names no version of the task', async (header) => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    expect((await read(user, task.id, header)).status).toBe(200);
+  });
+
+  it("answers 404 for someone else's task, whatever If-None-Match says", async () => {
+    const [owner, other] = [await signUp(server()), await signUp(server())];
+    const task = await createTask(owner);
+    for (const header of ['*', await etagOf(owner, task.id)]) expect((await read(other, task.id, header)).status).toBe(404);
+  });
+
+  it('answers 404 for * on a task that does not exist', async () => {
+    const user = await signUp(server());
+    expect((await read(user, randomUUID(), '*')).status).toBe(404);
+  });
+
+  it('refuses an If-None-Match over 1000 characters with 422 naming /header/If-None-Match', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    const res = await read(user, task.id, `"${'1'.repeat(1000)}"`);
+    expect(res.status).toBe(422);
+    expect(await pointers(res)).toEqual(['/header/If-None-Match']);
   });
 });
 

@@ -5,6 +5,8 @@ export type TokenPair = components['schemas']['TokenPair'];
 export type Problem = components['schemas']['Problem'];
 export type Session = components['schemas']['Session'];
 export type { paths, components };
+export { walk, type Listing, type WalkQuery } from './walk.js';
+export { createTaskOnce, type CreateOnceOptions } from './create-once.js';
 
 /** A problem+json error answer, thrown by `ok()`. */
 export class ApiProblem extends Error {
@@ -22,7 +24,9 @@ export class ApiProblem extends Error {
 export async function ok<T>(result: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   const { data, error, response } = await result;
   if (response.ok) return data as T;
-  throw new ApiProblem((error ?? { type: 'about:blank', title: response.statusText, status: response.status, detail: '' }) as Problem);
+  // Not every error answer is ours: a proxy's 502 page, say, is text.
+  const problem = typeof error === 'object' && error !== null ? error : { type: 'about:blank', title: response.statusText, status: response.status, detail: '' };
+  throw new ApiProblem(problem as Problem);
 }
 
 export interface TaskClientOptions {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Auth } from '../auth/index.js';
 import type { Config } from '../config.js';
 import type { OperationHandlers } from '../http/operations.js';
+import { createCursors } from '../paging/cursor.js';
 import { authHandlers } from './auth.js';
 import { operationsHandlers } from './operations.js';
 import { taskHandlers } from './tasks.js';
@@ -13,9 +14,12 @@ export interface HandlerDeps {
   auth: Auth;
 }
 
-export const createHandlers = (deps: HandlerDeps): OperationHandlers => ({
-  ...operationsHandlers(deps),
-  ...authHandlers(deps.auth),
-  ...taskHandlers(deps),
-  ...userHandlers(deps),
-});
+export function createHandlers(deps: HandlerDeps): OperationHandlers {
+  const cursors = createCursors(deps.config.auth.secretKey);
+  return {
+    ...operationsHandlers(deps),
+    ...authHandlers(deps.auth),
+    ...taskHandlers({ ...deps, cursors }),
+    ...userHandlers({ ...deps, cursors }),
+  };
+}

@@ -1,4 +1,6 @@
-import { OpenAPIBackend, type Context } from 'openapi-backend';
+import { Ajv } from 'ajv';
+import { OpenAPIBackend, ValidationContext, type Context } from 'openapi-backend';
+import type { OpenAPIV3 } from 'openapi-types';
 import { loadSpec } from '../spec.js';
 import { checkMediaType, checkRoles } from './access.js';
 import { withFormats } from './ajv.js';
@@ -49,7 +51,11 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     quick: true,
     coerceTypes: true,
     ajvOpts: { allErrors: true, verbose: true, useDefaults: true },
-    customizeAjv: (ajv) => withFormats(ajv),
+    // Query defaults (limit, offset, sort) are filled in, but a body stays exactly as it was sent:
+    // a retried create is compared with the first as the client sent both (a field left out is not
+    // that field sent with its default), and what a body leaves out takes the table's defaults.
+    customizeAjv: (ajv, ajvOpts, context) =>
+      withFormats(context === ValidationContext.RequestBody ? new Ajv({ ...ajvOpts, useDefaults: false }) : ajv),
     securityHandlers: {
       bearerAuth: (c: Context) => deps.authenticate(bearerToken(c)),
     },
@@ -65,7 +71,9 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         throw (c.security.bearerAuth as { error?: unknown } | undefined)?.error ?? problems.unauthorized();
       },
       validationFail: (c: Context, call: Call) => {
-        const errors = toProblemErrors(c.validation.errors ?? []);
+        const headers = ((c.operation.parameters ?? []) as OpenAPIV3.ParameterObject[]).filter((p) => p.in === 'header');
+        const headerNames = Object.fromEntries(headers.map((p) => [p.name.toLowerCase(), p.name]));
+        const errors = toProblemErrors(c.validation.errors ?? [], headerNames);
         const named = new Set(errors.map((e) => e.pointer));
         throw problems.validation([...errors, ...(call.laxIntegers ?? []).filter((e) => !named.has(e.pointer))]);
       },

@@ -7,7 +7,7 @@ import type { ProblemError } from './problem.js';
 const DECIMAL = /^(0|-?[1-9][0-9]*)$/;
 
 type Location = 'query' | 'path' | 'header';
-type Parameter = { in: Location; name: string };
+type Parameter = { in: Location; name: string; pointer: string };
 
 /**
  * A check of every integer parameter the spec declares (query, path, header) against its text as
@@ -19,7 +19,7 @@ export function decimalIntegers(api: OpenAPIBackend): (c: Context) => ProblemErr
     const integers = ((operation.parameters ?? []) as OpenAPIV3.ParameterObject[])
       .filter((p) => ['query', 'path', 'header'].includes(p.in) && (p.schema as OpenAPIV3.SchemaObject | undefined)?.type === 'integer')
       // openapi-backend hands headers over with lower-case names.
-      .map((p) => ({ in: p.in as Location, name: p.in === 'header' ? p.name.toLowerCase() : p.name }));
+      .map((p) => ({ in: p.in as Location, name: p.in === 'header' ? p.name.toLowerCase() : p.name, pointer: `/${p.in}/${p.name}` }));
     if (integers.length > 0) byOperation.set(operation.operationId!, integers);
   }
   return (c) => {
@@ -29,6 +29,6 @@ export function decimalIntegers(api: OpenAPIBackend): (c: Context) => ProblemErr
         const value = values[p.in]?.[p.name];
         return typeof value === 'string' && !DECIMAL.test(value);
       })
-      .map((p) => ({ pointer: `/${p.in}/${p.name}`, message: 'must be written in plain decimal digits' }));
+      .map((p) => ({ pointer: p.pointer, message: 'must be written in plain decimal digits' }));
   };
 }

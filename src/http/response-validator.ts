@@ -4,11 +4,16 @@ import { createAjv } from './ajv.js';
 import type { Sent } from './send.js';
 
 type Responses = Record<string, OpenAPIV3.ResponseObject>;
+type Headers = Record<string, OpenAPIV3.HeaderObject>;
 
 /**
  * Checks every reply against the (dereferenced) spec: the status must be documented for the
- * operation, and the body must match that response's schema for its media type. openapi-backend's
- * own check skips application/problem+json, which is why this exists.
+ * operation, its headers must be there and match, and the body must match that response's schema
+ * for its media type. openapi-backend's own check skips application/problem+json, which is why
+ * this exists.
+ *
+ * Headers: one marked `required: true` must be sent with every such response; any other
+ * documented header (`Idempotent-Replayed`, sent on replays only) is checked when it is sent.
  */
 export function createResponseValidator(definition: OpenAPIV3.Document) {
   const ajv = createAjv();
@@ -21,6 +26,34 @@ export function createResponseValidator(definition: OpenAPIV3.Document) {
     }
     return validate;
   };
+  // Header values are text on the wire: `Retry-After: 60` is the integer its schema describes.
+  // Wrapped in an object, so that coercion has a property to work on.
+  const headerAjv = createAjv({ coerceTypes: true });
+  const headerValidators = new Map<object, ValidateFunction>();
+  const headerValidator = (header: OpenAPIV3.HeaderObject) => {
+    let validate = headerValidators.get(header);
+    if (!validate) {
+      validate = headerAjv.compile({ type: 'object', properties: { value: header.schema ?? {} } });
+      headerValidators.set(header, validate);
+    }
+    return validate;
+  };
+
+  function headerViolations(where: string, documented: Headers, sent: Record<string, unknown>): string[] {
+    const violations: string[] = [];
+    for (const [name, header] of Object.entries(documented)) {
+      const value = sent[name.toLowerCase()];
+      if (value === undefined) {
+        if (header.required) violations.push(`${where}: missing header ${name}`);
+        continue;
+      }
+      const validate = headerValidator(header);
+      if (!validate({ value: String(value) })) {
+        violations.push(...(validate.errors ?? []).map((e) => `${where}: header ${name} ${e.message}`));
+      }
+    }
+    return violations;
+  }
   const problemSchema = definition.components?.schemas?.Problem as object;
 
   const responsesOf = new Map<string, Responses>();
@@ -44,9 +77,8 @@ export function createResponseValidator(definition: OpenAPIV3.Document) {
     }
     const response = responsesOf.get(operationId)?.[String(reply.status)];
     if (!response) return [`${where}: status is not documented`];
-    // Our convention: a header the spec documents for a response is always sent with it.
-    const missing = Object.keys(response.headers ?? {}).filter((name) => headers[name.toLowerCase()] === undefined);
-    if (missing.length > 0) return [`${where}: missing header ${missing.join(', ')}`];
+    const wrongHeaders = headerViolations(where, (response.headers ?? {}) as Headers, headers);
+    if (wrongHeaders.length > 0) return wrongHeaders;
     const mediaType = contentType.split(';')[0]!.trim();
     if (!response.content) return reply.body === undefined ? [] : [`${where}: documented without a body`];
     const media = response.content[mediaType];

@@ -7,8 +7,10 @@ const PARTS: Record<string, string> = { requestBody: 'body', query: 'query', pat
 /** RFC 6901: a property name as one JSON-pointer token. */
 export const escapeToken = (token: string) => token.replace(/~/g, '~0').replace(/\//g, '~1');
 
-function pointerOf(error: ErrorObject): string {
+function pointerOf(error: ErrorObject, headerNames: Record<string, string>): string {
   const [, part = '', ...rest] = error.instancePath.split('/');
+  // openapi-backend validates headers under lower-cased names; the pointer uses the spec's spelling.
+  if (part === 'header' && rest[0] !== undefined) rest[0] = headerNames[rest[0]] ?? rest[0];
   const tokens = [PARTS[part] ?? part, ...rest];
   const child = error.params.missingProperty ?? error.params.additionalProperty;
   if (typeof child === 'string') tokens.push(escapeToken(child));
@@ -28,6 +30,8 @@ function messageOf(error: ErrorObject): string {
     case 'format':
       return `must be a valid ${error.params.format}`;
     case 'pattern':
+      // A pattern that means more than "no NUL" says so in the spec (needs `verbose` too).
+      if (typeof error.parentSchema?.['x-pattern-message'] === 'string') return error.parentSchema['x-pattern-message'];
       return String(error.params.pattern).includes('[^\\s')
         ? 'must not be blank or contain NUL characters'
         : 'must not contain NUL characters';
@@ -47,11 +51,12 @@ function messageOf(error: ErrorObject): string {
 /**
  * One violation per pointer into the request, as the contract names it: a value that breaks
  * several rules (an empty title is both too short and blank) is named once, by the first.
+ * `headerNames` maps lower-cased header names to the spec's spelling (`idempotency-key` → `Idempotency-Key`).
  */
-export function toProblemErrors(errors: ErrorObject[]): ProblemError[] {
+export function toProblemErrors(errors: ErrorObject[], headerNames: Record<string, string> = {}): ProblemError[] {
   const byPointer = new Map<string, ProblemError>();
   for (const error of errors) {
-    const pointer = pointerOf(error);
+    const pointer = pointerOf(error, headerNames);
     if (!byPointer.has(pointer)) byPointer.set(pointer, { pointer, message: messageOf(error) });
   }
   return [...byPointer.values()];

@@ -26,3 +26,13 @@ export function parseIfMatch(header: string | undefined): Precondition | undefin
   }
   return versions;
 }
+
+/**
+ * RFC 9110 If-None-Match: whether it names the current version (`etag`, which is strong), so that
+ * a GET can answer 304. Comparison is weak (`W/"1"` matches `"1"`), and `*` matches any task.
+ */
+export function notModified(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return [...header.matchAll(/(?:W\/)?("[^"]*")/g)].some(([, tag]) => tag === etag);
+}

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 import { Task } from '../db/models/Task.js';
-import { pageOf, type PageRequest } from '../db/paging.js';
 import type { Body, Caller, Query } from '../http/operations.js';
 import { problems } from '../http/problem.js';
+import type { Cursors } from '../paging/cursor.js';
+import { pageOf, type Order, type PageRequest } from '../paging/page.js';
 import { parseIfMatch, type Precondition } from './etag.js';
 import { tasksVisibleTo } from './scope.js';
 
@@ -13,15 +14,15 @@ export type TaskListing = Query<'listTasks'> & PageRequest & { sort: Sort };
 // `%`, `_` and `\` are LIKE syntax; escaped, the user's text is matched literally.
 const containing = (text: string) => `%${text.replace(/[\\%_]/g, '\\$&')}%`;
 
-function orderOf(sort: Sort): [string, 'asc' | 'desc'][] {
-  const direction = sort.startsWith('-') ? 'desc' : 'asc';
-  // `id` in the same direction breaks ties: rows with equal timestamps or titles keep one order, so pages never overlap.
-  return [[`tasks.${sort.replace(/^-/, '')}`, direction], ['tasks.id', direction]];
-}
+const orderOf = (sort: Sort): Order => ({
+  column: `tasks.${sort.replace(/^-/, '')}`,
+  id: 'tasks.id',
+  direction: sort.startsWith('-') ? 'desc' : 'asc',
+});
 
 const notFound = () => problems.notFound('The task does not exist.');
 
-export function createTasks(knex: Knex) {
+export function createTasks(knex: Knex, cursors: Cursors) {
   // Strictly later than the current version even within one millisecond, so every change gets a new ETag.
   const nextVersion = () => knex.raw("greatest(now(), updated_at + interval '1 millisecond')");
 
@@ -43,12 +44,14 @@ export function createTasks(knex: Knex) {
   }
 
   return {
-    list(caller: Caller, { limit, offset, status, q, sort, owner_id }: TaskListing) {
+    list(caller: Caller, { limit, offset, cursor, status, q, sort, owner_id }: TaskListing) {
       const query = tasksVisibleTo(caller, knex);
       if (owner_id) query.where('tasks.owner_id', owner_id);
       if (status) query.where('tasks.status', status);
       if (q) query.where('tasks.title', 'ilike', containing(q));
-      return pageOf(query, orderOf(sort), { limit, offset });
+      // A cursor continues only the walk it came from: this caller, sort and filters.
+      const listing = cursors.of(['tasks', caller.userId, sort, status ?? null, q ?? null, owner_id ?? null]);
+      return pageOf(query, orderOf(sort), { limit, offset, cursor }, listing);
     },
 
     async get(caller: Caller, id: string) {
@@ -57,10 +60,11 @@ export function createTasks(knex: Knex) {
       return task;
     },
 
-    create(caller: Caller, { title, description, status }: Body<'createTask'>) {
+    /** On `db`, which may be a transaction the task must be part of. */
+    create(caller: Caller, { title, description, status }: Body<'createTask'>, db: Knex = knex) {
       // Fields named one by one: owner and timestamps never come from the client, and what is
       // left out takes the table's defaults (description null, status todo).
-      return Task.query(knex).insert({ owner_id: caller.userId, title, description, status }).returning('*');
+      return Task.query(db).insert({ owner_id: caller.userId, title, description, status }).returning('*');
     },
 
     async update(caller: Caller, id: string, { title, description, status }: Body<'updateTask'>, ifMatch?: string) {

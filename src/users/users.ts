@@ -1,17 +1,19 @@
 import type { Knex } from 'knex';
 import type { Sessions } from '../auth/sessions.js';
 import { User } from '../db/models/User.js';
-import { pageOf, type PageRequest } from '../db/paging.js';
 import type { Body, Caller } from '../http/operations.js';
 import { problems } from '../http/problem.js';
+import type { Cursors } from '../paging/cursor.js';
+import { pageOf, type Order, type PageRequest } from '../paging/page.js';
 
 const notFound = () => problems.notFound('The user does not exist.');
+const OLDEST_FIRST: Order = { column: 'users.created_at', id: 'users.id', direction: 'asc' };
 
 /** User administration; who may call it is the spec's business (`x-roles: [admin]`). */
-export function createUsers(deps: { knex: Knex; sessions: Pick<Sessions, 'endAll'> }) {
-  const { knex, sessions } = deps;
+export function createUsers(deps: { knex: Knex; sessions: Pick<Sessions, 'endAll'>; cursors: Cursors }) {
+  const { knex, sessions, cursors } = deps;
   return {
-    list: (page: PageRequest) => pageOf(User.query(knex), [['users.created_at', 'asc'], ['users.id', 'asc']], page),
+    list: (caller: Caller, page: PageRequest) => pageOf(User.query(knex), OLDEST_FIRST, page, cursors.of(['users', caller.userId])),
 
     async get(id: string) {
       const user = await User.query(knex).findById(id);

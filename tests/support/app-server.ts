@@ -4,7 +4,8 @@ import type { Knex } from 'knex';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.js';
 import { createTaskClient, type TaskClient, type TokenPair } from '../../src/client/index.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createDatabase } from '../../src/db/knex.js';
 import { listen } from '../../src/http/server.js';
 import { createMetrics, registryScrape, serveMetrics } from '../../src/metrics.js';
 import { startConformanceProxy } from './conformance-proxy.js';
@@ -20,6 +21,12 @@ export interface TestServer {
   violations: string[];
   /** GET /metrics on its own listener, when the env sets METRICS_PORT (0: any free port). */
   metricsUrl?: string;
+  /**
+   * Another instance of the app on the same database, with its own connection pool and the same
+   * configuration, as a second machine behind a load balancer. Its responses are checked into the
+   * same `violations`. PostgreSQL only: PGlite is one connection inside this process.
+   */
+  sibling(): Promise<TestServer>;
   close(): Promise<void>;
 }
 
@@ -38,7 +45,11 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', BCRYPT_ROUNDS: '4', PASSWORD_RATE_LIMIT: '0', ...env });
   const db: TestDatabase = await createTestDatabase(config.db);
   await db.migrate();
-  const violations: string[] = [];
+  return serve({ db, config, options, violations: [] });
+}
+
+async function serve(instance: { db: TestDatabase; config: Config; options: ServerOptions; violations: string[] }): Promise<TestServer> {
+  const { db, config, options, violations } = instance;
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(db.knex);
   const { app, close: closeApp } = await createApp({
     config,
@@ -66,6 +77,14 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
     metricsUrl: metricsServer && `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`,
     client: (tokens) => createTaskClient({ baseUrl, tokens, fetch: checkedFetch }),
     fetch: (path, init) => checkedFetch(`${baseUrl}${path}`, init),
+    async sibling() {
+      const { databaseUrl } = db;
+      if (!databaseUrl) throw new Error('a second instance needs PostgreSQL (TEST_DATABASE_URL)');
+      const knex = await createDatabase({ databaseUrl, poolMax: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs });
+      // The database outlives the sibling: only its own pool closes with it.
+      const shared: TestDatabase = { knex, databaseUrl, migrate: async () => {}, destroy: () => knex.destroy() };
+      return serve({ db: shared, config, options, violations });
+    },
     async close() {
       proxy?.stop();
       metricsServer?.close();

@@ -1,7 +1,9 @@
 import { ok, type components } from '../../src/client/index.js';
+import type { TestServer } from './server.js';
 import type { SignedUp } from './users.js';
 
 type TaskCreate = components['schemas']['TaskCreate'];
+type Task = components['schemas']['Task'];
 
 /** Creates a task through the API as `user`. */
 export const createTask = (user: SignedUp, body: Partial<TaskCreate> = {}) =>
@@ -12,3 +14,13 @@ export const asUser = (user: SignedUp, headers: Record<string, string> = {}) => 
   Authorization: `Bearer ${user.client.tokens!.access_token}`,
   ...headers,
 });
+
+/** Rows straight into the table, for timestamps the API would never produce (ties, a fixed past). */
+export async function insertTasks(
+  server: TestServer,
+  owner: SignedUp,
+  rows: Partial<Record<'title' | 'status' | 'created_at' | 'updated_at', string>>[],
+): Promise<Task[]> {
+  const inserted = await server.knex('tasks').insert(rows.map((row) => ({ owner_id: owner.id, title: 'Same title', ...row }))).returning('*');
+  return inserted.map((t) => ({ ...t, created_at: t.created_at.toISOString(), updated_at: t.updated_at.toISOString() }));
+}

@@ -1,0 +1,73 @@
+import type { Knex } from 'knex';
+import { IdempotencyKey } from '../db/models/IdempotencyKey.js';
+import type { Caller } from '../http/operations.js';
+import { AppError } from '../http/problem.js';
+import type { Reply } from '../http/reply.js';
+import { fingerprintOf, lockIdOf, parseKey } from './key.js';
+
+const POINTER = '/header/Idempotency-Key';
+
+const inUse = () =>
+  new AppError(409, 'idempotency-key-in-use', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
+    errors: [{ pointer: POINTER, message: 'is in use by a request that has not finished' }],
+  });
+
+const reused = () =>
+  new AppError(422, 'idempotency-key-reused', 'This Idempotency-Key was already used with a different request body.', {
+    errors: [{ pointer: POINTER, message: 'was already used with a different body; use a new key for a new request' }],
+  });
+
+/**
+ * Idempotent requests (IETF httpapi Idempotency-Key draft). Each runs in one transaction that
+ * first takes a transaction-scoped advisory lock on (caller, key): a second request with the key
+ * while the first runs, in any process or instance on the database, fails to take it and gets 409
+ * at once instead of waiting. The lock ends with the transaction, which also works through
+ * PgBouncer's transaction pooling. The response is stored in that same transaction, so a request
+ * that fails keeps nothing.
+ */
+export function createIdempotency(knex: Knex, settings: { keyTtlSeconds: number }) {
+  return {
+    /**
+     * Runs `perform` at most once per caller and key; a retry with the same body gets the stored
+     * reply again, plus `Idempotent-Replayed: true`. Without a key, `perform` simply runs.
+     * `body` is the request body as the client sent it (validation never fills in body defaults).
+     * `perform` must do all its work on the database it is given.
+     */
+    async once(caller: Caller, header: string | undefined, body: unknown, perform: (db: Knex) => Promise<Reply>): Promise<Reply> {
+      if (header === undefined) return perform(knex);
+      const key = parseKey(header);
+      const requestHash = fingerprintOf(body);
+      return knex.transaction(async (trx) => {
+        const { rows } = await trx.raw('select pg_try_advisory_xact_lock(?::bigint) as locked', [lockIdOf(caller.userId, key)]);
+        if (!rows[0].locked) throw inUse();
+        const stored = await IdempotencyKey.query(trx)
+          .findById([caller.userId, key])
+          .where('expires_at', '>', trx.fn.now());
+        if (stored) {
+          if (stored.request_hash !== requestHash) throw reused();
+          return {
+            status: stored.response_status,
+            headers: { ...stored.response_headers, 'Idempotent-Replayed': 'true' },
+            body: stored.response_body,
+          };
+        }
+        const reply = await perform(trx);
+        // Serialised once: the first answer and every replay are the same bytes.
+        const body = JSON.stringify(reply.body);
+        const row = {
+          user_id: caller.userId,
+          key,
+          request_hash: requestHash,
+          response_status: reply.status,
+          response_headers: reply.headers ?? {},
+          response_body: body,
+          created_at: trx.fn.now(),
+          expires_at: trx.raw(`now() + make_interval(secs => ?)`, [settings.keyTtlSeconds]),
+        };
+        // Under the lock the only row in the way is an expired one that pruning has not reached yet.
+        await IdempotencyKey.query(trx).insert(row).onConflict(['user_id', 'key']).merge();
+        return { ...reply, body };
+      });
+    },
+  };
+}
