@@ -64,8 +64,12 @@ describe.skipIf(!firstRun)('the client package (make client)', () => {
       'package/README.md',
       'package/generated/openapi.d.ts',
       'package/package.json',
+      'package/src/client/create-once.d.ts',
+      'package/src/client/create-once.js',
       'package/src/client/index.d.ts',
       'package/src/client/index.js',
+      'package/src/client/walk.d.ts',
+      'package/src/client/walk.js',
     ]);
   });
 

@@ -90,7 +90,7 @@ describe.skipIf(!firstRun)('make run', () => {
 
   it('logs one JSON object a line in production', { timeout: SLOW }, async () => {
     const port = await freePort();
-    const env = { PORT: String(port), NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-of-at-least-32-chars' };
+    const env = { PORT: String(port), NODE_ENV: 'production', ALLOW_EMBEDDED_DATABASE: 'true', SECRET_KEY: 'a-production-secret-of-at-least-32-chars' };
     const server = run('make', ['-s', 'run'], env);
     await server.waitFor(/listening/);
     const lines = server.output().trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
