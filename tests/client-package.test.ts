@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstRun } from './support/runs.js';
 import { useServer } from './support/server.js';
 import { signUp } from './support/users.js';
 
@@ -41,7 +40,7 @@ function consumerLock(tarball: string) {
   return { name: 'consumer', lockfileVersion: 3, requires: true, packages };
 }
 
-describe.skipIf(!firstRun)('the client package (make client)', () => {
+describe('the client package (make client)', () => {
   const server = useServer();
   const work = mkdtempSync(join(tmpdir(), 'client-package-'));
   const project = join(work, 'consumer');

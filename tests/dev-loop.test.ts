@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { migrationSource } from '../migrations/index.js';
 import { freePort } from './support/conformance-proxy.js';
-import { firstRun } from './support/runs.js';
 
 // One embedded database for the file: only the first start pays for creating it.
 const dataDir = mkdtempSync(join(tmpdir(), 'tm-dev-loop-'));
@@ -71,7 +70,7 @@ const migrate = async () => {
   return migration.output();
 };
 
-describe.skipIf(!firstRun)('make migrate', () => {
+describe('make migrate', () => {
   it('lists the migrations it applied, then says there is nothing left to apply', { timeout: SLOW }, async () => {
     const names = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
     expect(await migrate()).toBe(`applied ${names.length} migration(s):\n${names.map((name) => `  ${name}\n`).join('')}`);
@@ -79,7 +78,7 @@ describe.skipIf(!firstRun)('make migrate', () => {
   });
 });
 
-describe.skipIf(!firstRun)('make run', () => {
+describe('make run', () => {
   it('logs readable lines in development, the first naming the URL it serves', { timeout: SLOW }, async () => {
     const port = await freePort();
     const server = run('make', ['-s', 'run'], { PORT: String(port) });
@@ -98,7 +97,7 @@ describe.skipIf(!firstRun)('make run', () => {
   });
 });
 
-describe.skipIf(!firstRun)('npm run dev', () => {
+describe('npm run dev', () => {
   it('restarts the server when a source file changes', { timeout: SLOW }, async () => {
     const port = await freePort();
     const dev = run('npm', ['run', '-s', 'dev'], { PORT: String(port), LOG_FORMAT: 'json' });

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstRun } from './support/runs.js';
 import { useServer } from './support/server.js';
 import { signUp } from './support/users.js';
 
@@ -28,7 +27,7 @@ export async function tryIt(baseUrl: string, email: string, password: string): P
 }
 `;
 
-describe.skipIf(!firstRun)('a client generated with @hey-api/openapi-ts', () => {
+describe('a client generated with @hey-api/openapi-ts', () => {
   const server = useServer();
   const dir = mkdtempSync(join(tmpdir(), 'generated-client-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

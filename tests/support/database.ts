@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { inject } from 'vitest';
@@ -32,7 +33,8 @@ async function onServer(serverUrl: string, sql: string): Promise<void> {
 export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax' | 'statementTimeoutMs'> = {}): Promise<TestDatabase> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
-    const knex = await createDatabase({ dataDir: 'memory://' });
+    const snapshot = inject('emptyPgliteDataDir');
+    const knex = await createDatabase({ dataDir: 'memory://', loadDataDir: snapshot ? new Blob([readFileSync(snapshot)]) : undefined });
     return { knex, migrate: async () => void (await migrateToLatest(knex)), destroy: () => knex.destroy() };
   }
 
