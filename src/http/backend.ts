@@ -91,6 +91,11 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     },
   });
   await api.init();
+  // openapi-backend flattens the whole definition anew (lodash, a copy of every operation) on each
+  // getOperations(), which routing and validation call several times per request. The definition
+  // is fixed once init has dereferenced it, so flatten it once.
+  const operations = api.router.getOperations();
+  api.router.getOperations = () => operations;
   // Needs the dereferenced spec, which init made.
   const laxIntegers = decimalIntegers(api);
   api.register('postRoutingHandler', (c: Context, call: Call) => {

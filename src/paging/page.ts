@@ -18,6 +18,9 @@ export interface Order {
   direction: 'asc' | 'desc';
 }
 
+/** The column the page query adds to each row for the number of rows over all pages. */
+const TOTAL = 'total_rows';
+
 const cursorProblem = (message: string) => problems.validation([{ pointer: '/query/cursor', message }]);
 
 /** The sort value as a cursor keeps it: timestamps as milliseconds (the columns' precision). */
@@ -44,8 +47,12 @@ export async function pageOf<M extends Model>(
       throw cursorProblem('is not a cursor of this listing: send next_cursor back unchanged, with the sort and filters of the page it came from');
     }
   }
+  const table = query.modelClass().tableName;
   const page = query
     .clone()
+    // The total rides along as an uncorrelated subquery, which PostgreSQL runs once per statement:
+    // a page is one round trip. Only an empty page, having no row to carry it, asks again.
+    .select(`${table}.*`, query.clone().count('*').as(TOTAL))
     .orderBy([{ column: order.column, order: order.direction }, { column: order.id, order: order.direction }])
     // One row more than asked for tells whether there is a next page.
     .limit(limit + 1);
@@ -54,11 +61,11 @@ export async function pageOf<M extends Model>(
   } else {
     page.offset(offset);
   }
-  // Two statements, not one snapshot: a write in between can skew total by that row, which paging
-  // could not promise to avoid anyway; and no transaction means no PGlite connection to hold.
-  const [rows, total] = await Promise.all([page, query.clone().resultSize()]);
-  const items = rows.slice(0, limit);
   const start = after?.position ?? offset;
+  const rows = await page;
+  const first = rows[0] as Record<string, unknown> | undefined;
+  const total = first ? (first[TOTAL] as number) : start === 0 ? 0 : await query.clone().resultSize();
+  const items = rows.slice(0, limit);
   const last = items.at(-1) as Record<string, unknown> | undefined;
   const next_cursor =
     rows.length > limit && last

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { inject, type ProvidedContext } from 'vitest';
 import { withDatabase } from '../../src/db/create-database.js';
 import { createDatabase, type DatabaseOptions } from '../../src/db/knex.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
@@ -15,6 +15,9 @@ export interface TestDatabase {
   migrate(): Promise<void>;
   destroy(): Promise<void>;
 }
+
+// bench/floods.ts starts servers through here outside vitest, where inject throws.
+const provided = <K extends keyof ProvidedContext>(key: K) => (process.env.VITEST ? inject(key) : undefined);
 
 async function onServer(serverUrl: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
@@ -33,7 +36,7 @@ async function onServer(serverUrl: string, sql: string): Promise<void> {
 export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax' | 'statementTimeoutMs'> = {}): Promise<TestDatabase> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
-    const snapshot = inject('emptyPgliteDataDir');
+    const snapshot = provided('emptyPgliteDataDir');
     const knex = await createDatabase({ dataDir: 'memory://', loadDataDir: snapshot ? new Blob([readFileSync(snapshot)]) : undefined });
     return { knex, migrate: async () => void (await migrateToLatest(knex)), destroy: () => knex.destroy() };
   }
@@ -41,7 +44,7 @@ export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax
   const name = `tm_test_${randomBytes(6).toString('hex')}`;
   const quoted = pg.escapeIdentifier(name);
   await onServer(serverUrl, `create database ${quoted}`);
-  const databaseUrl = withDatabase(inject('pgbouncerUrl') ?? serverUrl, name);
+  const databaseUrl = withDatabase(provided('pgbouncerUrl') ?? serverUrl, name);
   const knex = await createDatabase({ databaseUrl, poolMax: options.poolMax, statementTimeoutMs: options.statementTimeoutMs });
   return {
     knex,
