@@ -90,6 +90,7 @@ export async function createApp(deps: AppDeps) {
     const call: Call = {
       hasBody: Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined,
       client: clientAddress(req),
+      gone: () => req.socket.destroyed,
     };
     res.locals.call = call;
     try {

@@ -65,4 +65,34 @@ describe('the fair queue', () => {
     await expect(failing).rejects.toThrow('bcrypt failed');
     expect(await next).toBe('ran');
   });
+
+  it('frees the place of a waiting job whose client has gone, so that key’s next job waits instead of being refused', async () => {
+    const queue = createFairQueue({ running: 1, waitingPerKey: 1, waiting: 5 });
+    const { started, job, finish } = jobs();
+    let gone = false;
+    void queue.run('a', job('a1'));
+    const abandoned = expect(queue.run('a', job('a2'), () => gone)).rejects.toMatchObject({ status: 503 });
+    gone = true;
+    const next = queue.run('a', job('a3'));
+    await abandoned;
+    await finish('a1');
+    await finish('a3');
+    expect(await next).toBe('a3');
+    expect(started).toEqual(['a1', 'a3']);
+  });
+
+  it('skips a waiting job whose client went away before its turn came', async () => {
+    const queue = createFairQueue({ running: 1, waitingPerKey: 5, waiting: 5 });
+    const { started, job, finish } = jobs();
+    let gone = false;
+    void queue.run('a', job('a1'));
+    const abandoned = expect(queue.run('b', job('b1'), () => gone)).rejects.toMatchObject({ status: 503 });
+    const next = queue.run('c', job('c1'));
+    gone = true;
+    await finish('a1');
+    await abandoned;
+    await finish('c1');
+    expect(await next).toBe('c1');
+    expect(started).toEqual(['a1', 'c1']);
+  });
 });

@@ -4,13 +4,11 @@ import { User } from '../db/models/User.js';
 import type { Caller } from '../http/operations.js';
 import { problems } from '../http/problem.js';
 import type { Limiter } from '../limits/index.js';
-import { createPasswords, MAX_PASSWORD_BYTES, passwordTooLong } from './passwords.js';
+import { createPasswords, MAX_PASSWORD_BYTES, passwordTooLong, type PasswordClient } from './passwords.js';
 import type { Sessions } from './sessions.js';
 
 /** Where a request comes from, as the auth use cases need it. */
-export interface Client {
-  /** The client address key (see clientAddress): password checks take turns between these. */
-  address: string;
+export interface Client extends PasswordClient {
   userAgent: string | undefined;
 }
 
@@ -31,7 +29,7 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; failedLog
 
   // Over-long passwords still cost one bcrypt comparison, so they take as long as any other.
   const passwordMatches = async (client: Client, password: string, hash: string | undefined) =>
-    (await passwords.matches(client.address, password, hash)) && !passwordTooLong(password);
+    (await passwords.matches(client, password, hash)) && !passwordTooLong(password);
 
   /**
    * Counts a password attempt for an email before the password is checked: one atomic increment,
@@ -46,7 +44,7 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; failedLog
   return {
     async register(client: Client, email: string, password: string): Promise<User> {
       if (passwordTooLong(password)) throw tooLong('/body/password');
-      const passwordHash = await passwords.hash(client.address, password);
+      const passwordHash = await passwords.hash(client, password);
       try {
         return await User.query(knex).insert({ email: email.toLowerCase(), password_hash: passwordHash }).returning('*');
       } catch (error) {
@@ -77,7 +75,7 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; failedLog
       if (!(await passwordMatches(client, currentPassword, user.password_hash))) throw wrongCurrentPassword();
       await attempt.succeeded();
       if (passwordTooLong(newPassword)) throw tooLong('/body/new_password');
-      const passwordHash = await passwords.hash(client.address, newPassword);
+      const passwordHash = await passwords.hash(client, newPassword);
       await knex.transaction(async (trx) => {
         // Only over the hash that was checked: of two changes racing with one current password, one wins.
         const changed = await User.query(trx)

@@ -21,9 +21,16 @@ export interface FairQueueBounds {
  * first served, or scope concurrency per group; none takes turns between keys under one
  * shared concurrency.
  */
+interface Waiting {
+  start(): void;
+  /** Whether the job's client has gone (closed its connection): its turn would be wasted. */
+  gone(): boolean;
+  drop(): void;
+}
+
 export function createFairQueue(bounds: FairQueueBounds) {
   // Insertion order is turn order.
-  const lines = new Map<string, (() => void)[]>();
+  const lines = new Map<string, Waiting[]>();
   let running = 0;
   let waiting = 0;
   let averageMs = 0;
@@ -34,12 +41,34 @@ export function createFairQueue(bounds: FairQueueBounds) {
     if (first.done || running >= bounds.running) return;
     const [key, line] = first.value;
     lines.delete(key);
-    const start = line.shift()!;
+    const job = line.shift()!;
     if (line.length > 0) lines.set(key, line);
     waiting--;
+    if (job.gone()) {
+      job.drop();
+      return next();
+    }
     running++;
-    start();
+    job.start();
   }
+
+  // A client that gave up keeps no place: else a few closed connections fill a key's line and
+  // refuse its next checks for as long as the dead ones would have run.
+  function dropGone(key: string, line: Waiting[]) {
+    const left: Waiting[] = [];
+    for (const job of line) {
+      if (!job.gone()) left.push(job);
+      else {
+        job.drop();
+        waiting--;
+      }
+    }
+    if (left.length > 0) lines.set(key, left);
+    else lines.delete(key);
+    return left;
+  }
+
+  const clientGone = () => problems.unavailable('The client closed the connection before its password check.', 1);
 
   function refuse(): never {
     const seconds = ((waiting + running) * averageMs) / bounds.running / 1000;
@@ -47,15 +76,16 @@ export function createFairQueue(bounds: FairQueueBounds) {
   }
 
   return {
-    async run<T>(key: string, job: () => Promise<T>): Promise<T> {
+    /** Runs `job` in `key`'s turn; `gone` tells whether its client is still there to answer. */
+    async run<T>(key: string, job: () => Promise<T>, gone: () => boolean = () => false): Promise<T> {
       if (running < bounds.running && waiting === 0) {
         running++;
       } else {
-        const line = lines.get(key) ?? [];
+        const line = dropGone(key, lines.get(key) ?? []);
         if (line.length >= bounds.waitingPerKey || waiting >= bounds.waiting) refuse();
         // next() takes the slot for this job before starting it.
-        await new Promise<void>((resolve) => {
-          line.push(resolve);
+        await new Promise<void>((resolve, reject) => {
+          line.push({ start: resolve, gone, drop: () => reject(clientGone()) });
           lines.set(key, line);
           waiting++;
         });

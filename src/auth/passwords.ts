@@ -7,6 +7,14 @@ export const MAX_PASSWORD_BYTES = 72;
 
 export const passwordTooLong = (password: string) => Buffer.byteLength(password, 'utf8') > MAX_PASSWORD_BYTES;
 
+/** Who a password check is for: checks take turns between addresses, and skip a client that has gone. */
+export interface PasswordClient {
+  /** The client address key (see clientAddress). */
+  address: string;
+  /** Whether the client has closed its connection. */
+  gone(): boolean;
+}
+
 export const hashPassword = (password: string, rounds: number) => bcrypt.hash(password, rounds);
 
 // bcrypt runs on libuv's thread pool (4 threads by default). One core is left to the event loop
@@ -27,8 +35,10 @@ export function createPasswords(rounds: number) {
   const dummyHash = bcrypt.hash('not-a-password-anyone-has', rounds);
   return {
     /** Whether `password` matches `hash`; an unknown account (no hash) costs the same and never matches. */
-    matches: (client: string, password: string, hash: string | undefined) =>
-      queue.run(client, async () => bcrypt.compare(password, hash ?? (await dummyHash))).then((ok) => ok && hash !== undefined),
-    hash: (client: string, password: string) => queue.run(client, () => hashPassword(password, rounds)),
+    matches: (client: PasswordClient, password: string, hash: string | undefined) =>
+      queue
+        .run(client.address, async () => bcrypt.compare(password, hash ?? (await dummyHash)), client.gone)
+        .then((ok) => ok && hash !== undefined),
+    hash: (client: PasswordClient, password: string) => queue.run(client.address, () => hashPassword(password, rounds), client.gone),
   };
 }

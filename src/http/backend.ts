@@ -17,6 +17,8 @@ export interface Call {
   hasBody: boolean;
   /** The client address key (see clientAddress). */
   client: string;
+  /** Whether the client has closed its connection. */
+  gone(): boolean;
   operationId?: string;
   /** Integer parameters not written in plain decimal, found before ajv coerces them. */
   laxIntegers?: ProblemError[];
@@ -116,6 +118,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
         headers: c.request.headers as HandlerRequest<OperationId>['headers'],
         caller: c.security?.bearerAuth as Caller | undefined,
         client: call.client,
+        gone: call.gone,
       };
       await rateLimit(c.operation, request);
       return (handler as (r: typeof request) => Promise<Reply>)(request);

@@ -30,6 +30,8 @@ export interface HandlerRequest<Op extends OperationId> {
   caller: Caller | undefined;
   /** The client address key (see clientAddress). */
   client: string;
+  /** Whether the client has closed its connection, so that no answer can reach it. */
+  gone(): boolean;
 }
 
 export type OperationHandler<Op extends OperationId> = (req: HandlerRequest<Op>) => Promise<Reply>;
