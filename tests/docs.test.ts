@@ -19,6 +19,9 @@ if (!hasChromium) {
 const OPERATIONS = Object.values(spec.paths).flatMap((item) => Object.keys(item).filter((key) => ['get', 'put', 'post', 'delete', 'patch'].includes(key))).length;
 // DOCS_SCREENSHOTS=/some/dir saves a picture of each page, to look at by eye.
 const screenshots = process.env.DOCS_SCREENSHOTS;
+// A page renders in about a second alone, but CI runs these beside three other test files on two
+// cores, where a browser gets a fraction of the CPU: the tests check what renders, not how fast.
+const settled = { timeout: 30_000 };
 
 interface Visit {
   page: Page;
@@ -29,7 +32,7 @@ interface Visit {
   foreign: string[];
 }
 
-describe.skipIf(!hasChromium)('the docs in a browser', () => {
+describe.skipIf(!hasChromium)('the docs in a browser', { timeout: 120_000 }, () => {
   // The browser loads the pages' assets, which are not API operations: no proxy in between.
   const server = useServer({}, { direct: true });
   let browser: Browser;
@@ -79,8 +82,8 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
   it('/docs renders Swagger UI with every operation and an Authorize button', async () => {
     const visit_ = await visit(`${server().baseUrl}/docs`);
     const { page } = visit_;
-    await expect.poll(() => page.locator('.opblock-summary-path[data-path="/tasks/{id}"]').count()).toBe(3);
-    await expect.poll(() => page.locator('.opblock').count()).toBe(OPERATIONS);
+    await expect.poll(() => page.locator('.opblock-summary-path[data-path="/tasks/{id}"]').count(), settled).toBe(3);
+    await expect.poll(() => page.locator('.opblock').count(), settled).toBe(OPERATIONS);
     expect(await page.locator('.scheme-container button.authorize').isVisible()).toBe(true);
     // Swagger UI shows the server description as plain text: Markdown would show its backticks.
     expect(await page.locator('.servers select').textContent()).toMatch(/^\/ - The server that serves this document [^`]*$/);
@@ -99,7 +102,7 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
     await page.locator('.scheme-container button.authorize').click();
     await page.locator('input[aria-label="auth-bearer-value"]').fill(token);
     await page.locator('.modal-ux button[aria-label="Apply credentials"]').click();
-    await expect.poll(() => page.locator('.modal-ux button[aria-label="Remove authorization"]').count()).toBe(1);
+    await expect.poll(() => page.locator('.modal-ux button[aria-label="Remove authorization"]').count(), settled).toBe(1);
     await page.locator('.modal-ux button.btn-done').click();
   }
 
@@ -111,7 +114,7 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
     for (const [name, value] of Object.entries(params)) await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
     await operation.locator('button.execute').click();
     const live = operation.locator('.live-responses-table .response');
-    await expect.poll(() => live.locator('.response-col_status').first().textContent(), { timeout: 10_000 }).toMatch(/^\d{3}$/);
+    await expect.poll(() => live.locator('.response-col_status').first().textContent(), settled).toMatch(/^\d{3}$/);
     const status = Number(await live.locator('.response-col_status').first().textContent());
     const body = await live.locator('.response-col_description .highlight-code pre').first().textContent();
     return { status, body: JSON.parse(body ?? 'null') as Record<string, unknown> };
@@ -142,7 +145,7 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
   it('/redoc renders Redoc with the operations', async () => {
     const visit_ = await visit(`${server().baseUrl}/redoc`);
     const { page } = visit_;
-    await expect.poll(() => page.getByText('/tasks/{id}', { exact: true }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => page.getByText('/tasks/{id}', { exact: true }).count(), settled).toBeGreaterThan(0);
     for (const summary of ['Create a task', 'Log in', 'Change a user\'s role or activation']) {
       expect(await page.getByRole('heading', { name: summary }).count(), summary).toBe(1);
     }
@@ -159,7 +162,7 @@ describe.skipIf(!hasChromium)('the docs in a browser', () => {
       // Redoc 3 shows one operation at a time: open one from the sidebar, as a reader would.
       await page.getByText('Tasks', { exact: true }).first().click();
       await page.getByText('Get a task', { exact: true }).first().click();
-      await expect.poll(() => page.getByText('/tasks/{id}', { exact: true }).count(), { timeout: 10_000 }).toBeGreaterThan(0);
+      await expect.poll(() => page.getByText('/tasks/{id}', { exact: true }).count(), settled).toBeGreaterThan(0);
       expect(page.url()).toMatch(/#\/tasks\/gettask$/);
       await finish(visit_, 'static');
     } finally {
