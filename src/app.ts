@@ -89,7 +89,7 @@ export async function createApp(deps: AppDeps) {
   const route: RequestHandler = async (req, res, next) => {
     const call: Call = {
       hasBody: Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined,
-      client: clientAddress(req),
+      client: () => clientAddress(req),
       gone: () => req.socket.destroyed,
     };
     res.locals.call = call;

@@ -11,12 +11,13 @@ import type { Reply } from './reply.js';
 import { toProblemErrors } from './validation-errors.js';
 import { unstorableStrings } from './body.js';
 import { createRateLimitCheck, type SpecLimits } from './rate-limits.js';
+import { precompileRouting } from './routing.js';
 
 /** What the express glue knows of a request and hands to openapi-backend with it. */
 export interface Call {
   hasBody: boolean;
-  /** The client address key (see clientAddress). */
-  client: string;
+  /** The client address key (see clientAddress), worked out only when asked for. */
+  client(): string;
   /** Whether the client has closed its connection. */
   gone(): boolean;
   operationId?: string;
@@ -98,6 +99,7 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
   // is fixed once init has dereferenced it, so flatten it once.
   const operations = api.router.getOperations();
   api.router.getOperations = () => operations;
+  precompileRouting(api);
   // Needs the dereferenced spec, which init made.
   const laxIntegers = decimalIntegers(api);
   api.register('postRoutingHandler', (c: Context, call: Call) => {

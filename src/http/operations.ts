@@ -28,8 +28,8 @@ export interface HandlerRequest<Op extends OperationId> {
   params: PathParams<Op>;
   headers: Record<string, string | undefined>;
   caller: Caller | undefined;
-  /** The client address key (see clientAddress). */
-  client: string;
+  /** The client address key (see clientAddress), worked out only when asked for. */
+  client(): string;
   /** Whether the client has closed its connection, so that no answer can reach it. */
   gone(): boolean;
 }

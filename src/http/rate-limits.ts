@@ -3,8 +3,8 @@ import type { Caller } from './operations.js';
 
 /** Who a request counts as, for the limit its operation names. */
 export interface Subject {
-  /** The client address key (see clientAddress). */
-  client: string;
+  /** The client address key (see clientAddress), worked out only for the operations that count by it. */
+  client(): string;
   caller?: Caller;
 }
 

@@ -43,6 +43,6 @@ export type Limits = ReturnType<typeof createLimits>;
 
 /** The limits an operation can name with `x-rate-limit` in the spec, and what each counts per. */
 export const specLimits = (limits: Limits): SpecLimits => ({
-  password: ({ client }) => limits.passwordChecks.take(client),
+  password: ({ client }) => limits.passwordChecks.take(client()),
   'task-writes': ({ caller }) => limits.taskWrites.take(caller!.userId),
 });
