@@ -15,7 +15,7 @@ const ANY_TASK = 'select * from tasks where id = ?';
 const OWN_TASK = 'select * from tasks where id = ? and owner_id = ?';
 
 /** The task with this id, as tasksVisibleTo would find it. */
-export async function taskVisibleTo(caller: Caller, knex: Knex, id: string): Promise<Task | undefined> {
+export async function visibleTaskById(caller: Caller, knex: Knex, id: string): Promise<Task | undefined> {
   const { rows } = await (caller.role === 'admin'
     ? knex.raw<{ rows: object[] }>(ANY_TASK, [id])
     : knex.raw<{ rows: object[] }>(OWN_TASK, [id, caller.userId]));

@@ -5,7 +5,7 @@ import { problems } from '../http/problem.js';
 import type { Cursors } from '../paging/cursor.js';
 import { pageOf, type Order, type PageRequest } from '../paging/page.js';
 import { parseIfMatch, type Precondition } from './etag.js';
-import { taskVisibleTo, tasksVisibleTo } from './scope.js';
+import { tasksVisibleTo, visibleTaskById } from './scope.js';
 
 type Sort = NonNullable<Query<'listTasks'>['sort']>;
 /** The listing parameters once validation has filled in the spec's defaults (ajv useDefaults). */
@@ -55,7 +55,7 @@ export function createTasks(knex: Knex, cursors: Cursors) {
     },
 
     async get(caller: Caller, id: string) {
-      const task = await taskVisibleTo(caller, knex, id);
+      const task = await visibleTaskById(caller, knex, id);
       if (!task) throw notFound();
       return task;
     },
