@@ -10,6 +10,13 @@ export interface FairQueueBounds {
   waiting: number;
 }
 
+interface Waiting {
+  start(): void;
+  /** Whether the job's client has gone (closed its connection): its turn would be wasted. */
+  gone(): boolean;
+  drop(): void;
+}
+
 /**
  * Runs CPU-bound jobs (bcrypt) a few at a time, taking turns between keys (client addresses):
  * each freed slot goes to the next key in line, and a key goes to the back after each of its
@@ -21,13 +28,6 @@ export interface FairQueueBounds {
  * first served, or scope concurrency per group; none takes turns between keys under one
  * shared concurrency.
  */
-interface Waiting {
-  start(): void;
-  /** Whether the job's client has gone (closed its connection): its turn would be wasted. */
-  gone(): boolean;
-  drop(): void;
-}
-
 export function createFairQueue(bounds: FairQueueBounds) {
   // Insertion order is turn order.
   const lines = new Map<string, Waiting[]>();
