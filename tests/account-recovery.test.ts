@@ -357,6 +357,21 @@ describe('the mails', () => {
   });
 });
 
+describe('the typed client', () => {
+  it('resets a password and verifies an address with its four calls', async () => {
+    const { client, email } = await signUp(server());
+    await expect(client.resendVerificationEmail()).rejects.toMatchObject({ status: 429 });
+    await client.verifyEmail(linkIn(await mailTo(email, VERIFY_SUBJECT)).token);
+    await expect(client.resendVerificationEmail()).rejects.toMatchObject({ status: 409 });
+    const anonymous = server().client();
+    await anonymous.requestPasswordReset(email);
+    await anonymous.confirmPasswordReset(linkIn(await mailTo(email, RESET_SUBJECT)).token, newPassword);
+    await expect(anonymous.confirmPasswordReset('spent-or-not', newPassword)).rejects.toMatchObject({ status: 400, problem: { type: '/problems/invalid-token' } });
+    await anonymous.login(email, newPassword);
+    expect((await ok(anonymous.GET('/auth/me'))).email_verified).toBe(true);
+  });
+});
+
 describe('the HTTP answer does not wait for SMTP', () => {
   it('answers a reset request while the SMTP server still holds the mail', async () => {
     const { email } = await signUp(server());
