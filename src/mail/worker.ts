@@ -100,7 +100,7 @@ export function createMailWorker(deps: MailWorkerDeps) {
     // Should this fail (the database went away), the lease runs out and the mail goes again.
     await outbox.sent(mail);
     metrics.sent.inc(kind);
-    logger.info({ mail_id: mail.id, mail_kind: mail.kind, attempts: mail.attempts }, 'mail sent');
+    logger.debug({ mail_id: mail.id, mail_kind: mail.kind, attempts: mail.attempts }, 'mail sent');
   }
 
   async function drain(): Promise<void> {
