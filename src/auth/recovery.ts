@@ -71,13 +71,6 @@ const VERIFY_EMAIL = `
   from spent where users.id = spent.user_id
   returning users.id`;
 
-export interface RecoverySettings {
-  passwordResetUrl: string;
-  emailVerificationUrl: string;
-  passwordResetTtlSeconds: number;
-  emailVerificationTtlSeconds: number;
-}
-
 /** Password reset and e-mail verification: tokens that travel by mail, and spending them. */
 export function createRecovery(deps: {
   knex: Knex;
@@ -94,7 +87,7 @@ export function createRecovery(deps: {
 
   /**
    * Issues a token of `purpose` for the account `where` names and queues its mail; the worker is
-   * woken once `db` has committed. Returns whether the account was found and whether a mail went.
+   * woken once `db` has committed. Counts the accounts found (0 or 1) and the mails queued (0 or 1).
    */
   async function issue(db: Db, purpose: Purpose, where: { email: string } | { userId: string }) {
     const { sql, url, ttl } = purposes[purpose];
