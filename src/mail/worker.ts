@@ -8,7 +8,7 @@ import { isPermanentFailure, type MailTransport } from './transport.js';
 export interface MailWorkerOptions {
   /** How often to look for mail that other processes queued, and for retries that are due. */
   pollMs: number;
-  /** Mails claimed at a time (and sent side by side). */
+  /** Mails claimed at a time and sent side by side: at most this many SMTP connections per process. */
   batchSize: number;
   /** How long a claim hides a mail from other workers: longer than any send can take (see TIMEOUTS in transport.ts). */
   leaseSeconds: number;
@@ -23,7 +23,7 @@ export interface MailWorkerOptions {
 
 export const DEFAULT_WORKER_OPTIONS: MailWorkerOptions = {
   pollMs: 5000,
-  batchSize: 10,
+  batchSize: 4,
   leaseSeconds: 120,
   firstRetryMs: 10_000,
   maxRetryMs: 10 * 60_000,
