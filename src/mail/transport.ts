@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Message } from './messages.js';
 
@@ -31,11 +31,14 @@ const domainOf = (from: string) => /@([^\s<>@]+?)>?\s*$/.exec(from)?.[1] ?? 'loc
  * are owed.
  */
 export function smtpTransport(settings: { smtpUrl: string; from: string }): MailTransport {
-  const transporter = nodemailer.createTransport({ url: settings.smtpUrl, ...TIMEOUTS });
+  // Loaded with the first mail: a start-up (make run, a restart) does not wait for nodemailer.
+  let transporter: Promise<Transporter> | undefined;
+  const connect = () =>
+    (transporter ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport({ url: settings.smtpUrl, ...TIMEOUTS })));
   const domain = domainOf(settings.from);
   return {
     async send(mail) {
-      await transporter.sendMail({
+      await (await connect()).sendMail({
         from: settings.from,
         to: mail.to,
         subject: mail.subject,
@@ -46,7 +49,7 @@ export function smtpTransport(settings: { smtpUrl: string; from: string }): Mail
         headers: { 'Auto-Submitted': 'auto-generated' },
       });
     },
-    close: () => transporter.close(),
+    close: () => void transporter?.then((t) => t.close()),
   };
 }
 
