@@ -86,7 +86,8 @@ export function createMailWorker(deps: MailWorkerDeps) {
       const delayMs = retryDelayMs(mail.attempts, options);
       const giveUpAt = Math.max(mail.link_expires_at.getTime(), mail.created_at.getTime() + options.retryForSeconds * 1000);
       const log = { mail_id: mail.id, mail_kind: mail.kind, attempts: mail.attempts, reason };
-      if (isPermanentFailure(error) || Date.now() + delayMs > giveUpAt) {
+      // Given up only once this attempt came after the time: retried for at least that long.
+      if (isPermanentFailure(error) || Date.now() >= giveUpAt) {
         await outbox.failed(mail, reason);
         metrics.failed.inc(kind);
         logger.error(log, 'mail given up');
