@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ok } from '../src/client/index.js';
 import { createOutbox } from '../src/mail/outbox.js';
 import { createSeal } from '../src/mail/seal.js';
+import { DEFAULT_WORKER_OPTIONS, retryDelayMs } from '../src/mail/worker.js';
 import { useServer, type TestServer } from './support/server.js';
 import { FAST_MAIL, linkIn, startSmtp } from './support/smtp.js';
 import { signUp } from './support/users.js';
@@ -178,6 +179,19 @@ describe('the mail outbox', () => {
     const text = await (await fetch(server().metricsUrl!)).text();
     expect(text).toMatch(/^mail_outbox_queued \d+$/m);
     expect(text).not.toContain(email);
+  });
+});
+
+describe('the retry schedule', () => {
+  it('backs off exponentially from 10 s to 10 minutes, with jitter, and retries for at least an hour', () => {
+    const delays = (attempt: number) => Array.from({ length: 200 }, () => retryDelayMs(attempt, DEFAULT_WORKER_OPTIONS));
+    for (const [attempt, full] of [[1, 10_000], [2, 20_000], [4, 80_000], [7, 600_000], [30, 600_000]] as const) {
+      const seen = delays(attempt);
+      expect(Math.min(...seen), `attempt ${attempt}`).toBeGreaterThanOrEqual(full / 2);
+      expect(Math.max(...seen), `attempt ${attempt}`).toBeLessThanOrEqual(full);
+      expect(new Set(seen).size, 'jitter').toBeGreaterThan(100);
+    }
+    expect(DEFAULT_WORKER_OPTIONS.retryForSeconds).toBeGreaterThanOrEqual(3600);
   });
 });
 
