@@ -115,6 +115,7 @@ docs: install ## Build the reference docs as one self-contained, offline page: d
 
 bench: install ## Print latency figures and query plans (embedded database; set TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/tsx bench/login-timing.ts
+	$(BIN)/tsx bench/password-reset-timing.ts
 	$(BIN)/tsx bench/list-tasks.ts
 	$(BIN)/tsx bench/startup.ts
 

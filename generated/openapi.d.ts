@@ -17,6 +17,8 @@ export interface paths {
          * Create an account
          * @description Creates a user with the `user` role. The email is compared case-insensitively and
          *     stored in lower case. Sending `role` or any other extra field is refused (422).
+         *     A mail with a link that verifies the address goes to it (see `POST /auth/verify-email`);
+         *     the new user's `email_verified` is `false` until that link is opened.
          *     Password checks are limited per client address (`PASSWORD_RATE_LIMIT`, 100 a minute by
          *     default, then 429 with `Retry-After`); when too many checks are already waiting for the
          *     CPU, a new one gets 503 with `Retry-After` at once.
@@ -41,7 +43,8 @@ export interface paths {
          * Log in
          * @description Starts a session and returns its first token pair. An unknown email and a wrong password
          *     give the same 401 and take about the same time. A deactivated user gets 403 after a
-         *     correct password. After too many failed attempts for one email (10 in 15 minutes by
+         *     correct password, and so does an account whose e-mail address is not verified yet when
+         *     the server requires verified addresses (`REQUIRE_VERIFIED_EMAIL`). After too many failed attempts for one email (10 in 15 minutes by
          *     default) every attempt gets 429 with `Retry-After`, the right password too, until the
          *     window passes. The session is made only if the account is still as it was checked: a
          *     password change or deactivation that lands during the check makes the login fail (401
@@ -213,6 +216,124 @@ export interface paths {
          *     caller out. Another user's session, an ended or expired one, and an unknown id are 404.
          */
         delete: operations["endSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset link
+         * @description Mails a link to reset the password to the address, if an active account has it (compared
+         *     case-insensitively). The answer is the same `202`, with the same body and in about the same
+         *     time, whether or not such an account exists, so it cannot tell anyone which addresses have
+         *     accounts. The mail goes out after the answer, from a queue that retries an unreachable mail
+         *     server for at least an hour.
+         *
+         *     The link is the server's `PASSWORD_RESET_URL` with a token in it; send that token to
+         *     `POST /auth/password-reset/confirm` with the new password. It works once, for
+         *     `PASSWORD_RESET_TTL_SECONDS` (an hour by default), and a newer link makes older ones
+         *     invalid. An account gets at most one reset mail a minute: a request within a minute of the
+         *     last mail is answered `202` as well, sends nothing and changes nothing (the link already
+         *     sent stays valid).
+         *
+         *     Counts against the per-address limit of password checks (`PASSWORD_RATE_LIMIT`, 100 a
+         *     minute by default, then 429 with `Retry-After`).
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset link's token
+         * @description Sets the new password of the account the token was mailed to, ends every session of that
+         *     account (every refresh and access token stops working at once), counts its e-mail address
+         *     as verified (the mail reached it), and spends the token. The new password follows the rules
+         *     of `POST /auth/register`; one that breaks them is `422` and leaves the token unspent, to be
+         *     used again with a better password.
+         *
+         *     A token that is unknown, expired, already spent, or superseded by a newer reset link is
+         *     `400` with `type` `/problems/invalid-token`. Of two confirms with one token at the same
+         *     moment exactly one succeeds; the other gets that `400`.
+         *
+         *     Counts against the per-address limit of password checks (`PASSWORD_RATE_LIMIT`, 100 a
+         *     minute by default, then 429 with `Retry-After`); when too many checks are already waiting
+         *     for the CPU, a new one gets 503 with `Retry-After` at once.
+         */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an e-mail address with a verification link's token
+         * @description Marks the address of the account the token was mailed to as verified (`email_verified`
+         *     becomes `true`) and spends the token. Needs no access token: the link may be opened in
+         *     another browser or on another device than the one that is logged in.
+         *
+         *     The token comes from the link in the verification mail, which registration sends and
+         *     `POST /auth/verify-email/resend` sends again. It works once, for
+         *     `EMAIL_VERIFICATION_TTL_SECONDS` (a day by default), and a newer verification link makes
+         *     older ones invalid. A token that is unknown, expired, already spent or superseded, or that
+         *     came in a password reset mail, is `400` with `type` `/problems/invalid-token`.
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the verification mail again
+         * @description Mails the caller a new verification link (see `POST /auth/verify-email`), which makes the
+         *     links sent before it invalid. An account gets at most one verification mail a minute, the
+         *     one registration sent included: within that minute the answer is `429` with `Retry-After`
+         *     (the seconds until another mail may go) and nothing is sent. An address that is already
+         *     verified is `409`.
+         */
+        post: operations["resendVerificationEmail"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -518,6 +639,13 @@ export interface components {
              */
             is_active: boolean;
             /**
+             * @description Whether the user has shown that the address is theirs, by opening the link of a
+             *     verification mail or of a password reset mail. New accounts start unverified; accounts
+             *     made before version 1.2 and the first admin (`ADMIN_EMAIL`) count as verified.
+             * @example false
+             */
+            readonly email_verified: boolean;
+            /**
              * Format: date-time
              * @example 2026-11-24T10:00:00.000Z
              */
@@ -637,6 +765,30 @@ export interface components {
         SessionList: {
             /** @description The caller's live sessions, newest first. */
             items: components["schemas"]["Session"][];
+        };
+        PasswordResetRequest: {
+            email: components["schemas"]["Email"];
+        };
+        MailAccepted: {
+            /**
+             * @description What happens next, in a sentence. It never says whether an account exists.
+             * @example If an active account has this e-mail address, a link to reset its password is on its way.
+             */
+            detail: string;
+        };
+        /**
+         * @description The token from the link in the mail: 43 characters of base64url (256 random bits). Only its
+         *     SHA-256 is stored. Any string is taken: one that is not a live token of this kind is `400`
+         *     with `type` `/problems/invalid-token`.
+         * @example iTMTHgpyEz1JeadLU7_MQ0-OO0guCCwQSzW1aGQG-4g
+         */
+        AccountToken: string;
+        PasswordResetConfirm: {
+            token: components["schemas"]["AccountToken"];
+            new_password: components["schemas"]["Password"];
+        };
+        EmailVerification: {
+            token: components["schemas"]["AccountToken"];
         };
         /**
          * @example todo
@@ -919,24 +1071,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Authenticated, but this operation needs a role the caller does not have. */
-        Forbidden: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "type": "/problems/forbidden",
-                 *       "title": "Forbidden",
-                 *       "status": 403,
-                 *       "detail": "This operation needs the admin role."
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description A query parameter the operation does not take (it takes none). */
         UnprocessableEntity: {
             headers: {
@@ -975,6 +1109,70 @@ export interface components {
                  *       "title": "Not Found",
                  *       "status": 404,
                  *       "detail": "The task does not exist."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description No mail can be sent: this server has no SMTP server configured (`/problems/mail-not-configured`,
+         *     until its operator sets `SMTP_URL`), or the database is unavailable
+         *     (`/problems/service-unavailable`, with `Retry-After`).
+         */
+        MailUnavailable: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                /** @description Seconds to wait before trying again; sent when the database is the cause. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/mail-not-configured",
+                 *       "title": "Service Unavailable",
+                 *       "status": 503,
+                 *       "detail": "This server cannot send mail (no SMTP server is configured); ask its operator."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The token is unknown, expired, spent, or superseded by a newer link of the same kind
+         *     (`/problems/invalid-token`; ask for a new link), or the body is not well-formed JSON or not
+         *     valid UTF-8 (`/problems/malformed-json`).
+         */
+        InvalidToken: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/invalid-token",
+                 *       "title": "Bad Request",
+                 *       "status": 400,
+                 *       "detail": "This link is not valid any more; ask for a new one."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Authenticated, but this operation needs a role the caller does not have. */
+        Forbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "This operation needs the admin role."
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -1115,6 +1313,7 @@ export interface operations {
                      *       "email": "ada@example.com",
                      *       "role": "user",
                      *       "is_active": true,
+                     *       "email_verified": false,
                      *       "created_at": "2026-11-24T10:00:00.000Z"
                      *     }
                      */
@@ -1198,7 +1397,30 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
+            /**
+             * @description The password is right, but the account is deactivated (`/problems/forbidden`) or, where
+             *     the server requires verified addresses (`REQUIRE_VERIFIED_EMAIL`), its e-mail address is
+             *     not verified yet (`/problems/email-not-verified`). Such a user opens the link of the
+             *     verification mail, or, when that mail is lost or its link has expired, resets the
+             *     password (`POST /auth/password-reset`): the reset mail's link verifies the address too.
+             */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/email-not-verified",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Verify your e-mail address first with the link in the mail sent to it, or reset your password."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1402,6 +1624,7 @@ export interface operations {
                      *       "email": "ada@example.com",
                      *       "role": "user",
                      *       "is_active": true,
+                     *       "email_verified": false,
                      *       "created_at": "2026-11-24T10:00:00.000Z"
                      *     }
                      */
@@ -1568,6 +1791,255 @@ export interface operations {
             };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted. If an active account has this address, a mail is on its way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "If an active account has this e-mail address, a link to reset its password is on its way."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MailAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Well-formed JSON that breaks the schema. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/password-reset",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/email",
+                     *           "message": "must match format \"email\""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["MailUnavailable"];
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "iTMTHgpyEz1JeadLU7_MQ0-OO0guCCwQSzW1aGQG-4g",
+                 *       "new_password": "staple-battery-horse-correct"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description The password has changed and every session of the account has ended. Log in with the new password. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidToken"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Well-formed JSON that breaks the schema, such as a new password that is too short. The token is not spent. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/password-reset/confirm",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/new_password",
+                     *           "message": "must NOT have fewer than 8 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "iTMTHgpyEz1JeadLU7_MQ0-OO0guCCwQSzW1aGQG-4g"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailVerification"];
+            };
+        };
+        responses: {
+            /** @description The address is verified. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidToken"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Well-formed JSON that breaks the schema. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/verify-email",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/body/token",
+                     *           "message": "is required"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    resendVerificationEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted. The mail is on its way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "A new verification link is on its way to your e-mail address."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MailAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The caller's e-mail address is already verified. */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/conflict",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "This e-mail address is already verified."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A verification mail went to this account less than a minute ago (or `/auth/*` is rate
+             *     limited for this client address). Retry after `Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/too-many-requests",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "A verification mail was sent less than a minute ago; check your inbox, or try again in 42 seconds."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["MailUnavailable"];
         };
     };
     listTasks: {
@@ -2052,6 +2524,7 @@ export interface operations {
                      *           "email": "ada@example.com",
                      *           "role": "user",
                      *           "is_active": true,
+                     *           "email_verified": false,
                      *           "created_at": "2026-11-24T10:00:00.000Z"
                      *         }
                      *       ],
@@ -2121,6 +2594,7 @@ export interface operations {
                      *       "email": "ada@example.com",
                      *       "role": "user",
                      *       "is_active": true,
+                     *       "email_verified": false,
                      *       "created_at": "2026-11-24T10:00:00.000Z"
                      *     }
                      */
@@ -2194,6 +2668,7 @@ export interface operations {
                      *       "email": "ada@example.com",
                      *       "role": "user",
                      *       "is_active": false,
+                     *       "email_verified": false,
                      *       "created_at": "2026-11-24T10:00:00.000Z"
                      *     }
                      */

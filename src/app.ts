@@ -20,6 +20,7 @@ import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
 import { clientAddress } from './limits/client-address.js';
 import { createLimits, specLimits } from './limits/index.js';
+import { createMail, type MailWorkerOptions } from './mail/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -29,6 +30,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Called with every mismatch between a response and the spec; tests fail on any. */
   onResponseViolation?: (violations: string[]) => void;
+  /** Tests make the mail worker poll and retry in milliseconds; production uses its defaults. */
+  mailWorker?: Partial<MailWorkerOptions>;
 }
 
 const BODY_LIMIT = 64 * 1024;
@@ -36,7 +39,8 @@ const BODY_LIMIT = 64 * 1024;
 export async function createApp(deps: AppDeps) {
   const { config, knex, logger } = deps;
   const limits = createLimits(config, knex);
-  const auth = createAuth(config, knex, limits);
+  const mail = createMail({ config, knex, logger, registry: deps.metrics?.registry, worker: deps.mailWorker });
+  const auth = createAuth(config, knex, limits, mail);
   const api = await createBackend({
     handlers: createHandlers({ config, knex, auth }),
     authenticate: auth.authenticate,
@@ -126,7 +130,10 @@ export async function createApp(deps: AppDeps) {
   };
   app.use(problemMiddleware);
 
-  /** Releases what the app holds besides `knex` (the rate limiter's connections). */
-  const close = () => limits.close();
+  /** Releases what the app holds besides `knex`: the mail worker, the rate limiter's connections. */
+  const close = async () => {
+    await mail.close();
+    await limits.close();
+  };
   return { app, api, close };
 }

@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 
 const MIN_PRODUCTION_KEY = 32;
 // Echoing these into start-up logs would leak credentials.
-const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL']);
+const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL', 'SMTP_URL']);
 
 const optionalInt = (min: number, max: number) => {
   const message = `must be an integer between ${min} and ${max}`;
@@ -62,6 +62,37 @@ const isPostgresUrl = (value: string) => {
     return false;
   }
 };
+
+const isSmtpUrl = (value: string) => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+};
+
+// `no-reply@example.com` or `Task Management <no-reply@example.com>`.
+const isMailbox = (value: string) => /^(?:[^<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/.test(value.trim());
+
+// A link a mail carries: `{token}` marks where its token goes (base64url, so it needs no escaping).
+const isLinkTemplate = (value: string) => {
+  try {
+    const url = new URL(value.replaceAll('{token}', 'token'));
+    return value.includes('{token}') && (url.protocol === 'http:' || url.protocol === 'https:');
+  } catch {
+    return false;
+  }
+};
+const linkTemplate = z
+  .string()
+  .refine(isLinkTemplate, 'must be an http(s) URL with {token} where the token goes, such as https://app.example.com/reset-password?token={token}')
+  .optional();
+
+// Development defaults: Swagger UI opened at the operation that takes the token (its deep link
+// ignores what follows the operation), so `make run` prints links a newcomer can follow.
+const DEFAULT_MAIL_FROM = 'Task Management <no-reply@localhost>';
+const docsLink = (port: number, operationId: string) => `http://localhost:${port}/docs#/Auth/${operationId}/{token}`;
 
 const randomKey = () => randomBytes(48).toString('base64url');
 
@@ -139,6 +170,14 @@ const schema = z
     DATABASE_POOL_MAX: int(1, 1000, 10),
     DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000, 0),
     METRICS_PORT: optionalInt(0, 65535),
+    // Account mail (1.2): password reset and e-mail verification.
+    SMTP_URL: z.string().refine(isSmtpUrl, 'must be an smtp:// or smtps:// URL, such as smtps://user:password@smtp.example.com:465').optional(),
+    MAIL_FROM: z.string().refine(isMailbox, 'must be an address, or a name and an address such as Task Management <no-reply@example.com>').optional(),
+    PASSWORD_RESET_URL: linkTemplate,
+    EMAIL_VERIFICATION_URL: linkTemplate,
+    PASSWORD_RESET_TTL_SECONDS: int(60, 7 * 86_400, 3600),
+    EMAIL_VERIFICATION_TTL_SECONDS: int(60, 30 * 86_400, 86_400),
+    REQUIRE_VERIFIED_EMAIL: z.enum(['true', 'false'], 'must be true or false').default('false').transform((s) => s === 'true'),
   })
   // `when` makes this run even after single variables failed (so every problem is reported in one go);
   // values may then still be raw, hence only presence and equality tests here.
@@ -157,6 +196,15 @@ const schema = z
     }
     if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problem('METRICS_PORT', 'must differ from PORT (metrics are served on their own listener)');
     if (e.DATABASE_URL === undefined && e.WEB_CONCURRENCY > 1) problem('WEB_CONCURRENCY', 'must be 1 unless DATABASE_URL is set (the embedded database serves one process)');
+    // Their defaults are for development: in production they would mail links to localhost.
+    if (e.NODE_ENV === 'production' && e.SMTP_URL !== undefined) {
+      for (const name of ['MAIL_FROM', 'PASSWORD_RESET_URL', 'EMAIL_VERIFICATION_URL'] as const) {
+        if (e[name] === undefined) problem(name, 'must be set in production when SMTP_URL is (its default is for development)');
+      }
+    }
+    if (e.NODE_ENV === 'production' && e.REQUIRE_VERIFIED_EMAIL === true && e.SMTP_URL === undefined) {
+      problem('REQUIRE_VERIFIED_EMAIL', 'needs SMTP_URL in production: without mail no new account could ever be verified');
+    }
   }, { when: () => true })
   .transform((e) => ({
     env: e.NODE_ENV,
@@ -184,6 +232,17 @@ const schema = z
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
     },
     idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS },
+    mail: {
+      // Without SMTP_URL, development writes each mail to the log; production sends none.
+      transport: e.SMTP_URL !== undefined ? 'smtp' : e.NODE_ENV === 'production' ? 'none' : 'log',
+      smtpUrl: e.SMTP_URL,
+      from: e.MAIL_FROM ?? DEFAULT_MAIL_FROM,
+      passwordResetUrl: e.PASSWORD_RESET_URL ?? docsLink(e.PORT, 'confirmPasswordReset'),
+      emailVerificationUrl: e.EMAIL_VERIFICATION_URL ?? docsLink(e.PORT, 'verifyEmail'),
+      passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
+      emailVerificationTtlSeconds: e.EMAIL_VERIFICATION_TTL_SECONDS,
+      requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
+    } as const,
     admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
   }));
 

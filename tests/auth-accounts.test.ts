@@ -13,7 +13,7 @@ describe('POST /auth/register', () => {
     const email = freshEmail();
     const { data, response } = await server().client().POST('/auth/register', { body: { email, password } });
     expect(response.status).toBe(201);
-    expect(data).toEqual({ id: expect.any(String), email, role: 'user', is_active: true, created_at: expect.any(String) });
+    expect(data).toEqual({ id: expect.any(String), email, role: 'user', is_active: true, email_verified: false, created_at: expect.any(String) });
     expect(JSON.stringify(data)).not.toMatch(/hash|\$2b\$/);
   });
 

@@ -170,3 +170,70 @@ describe('loadConfig', () => {
     expect(config.admin).toEqual({ email: 'admin@example.com', password: 'correct horse' });
   });
 });
+
+describe('account mail variables (1.2)', () => {
+  const SMTP = 'smtps://api:s3cret-pass@smtp.example.com:465';
+  const productionMail = {
+    NODE_ENV: 'production',
+    SECRET_KEY: LONG_KEY,
+    DATABASE_URL: DB_URL,
+    SMTP_URL: SMTP,
+    MAIL_FROM: 'Tasks <no-reply@tasks.example.com>',
+    PASSWORD_RESET_URL: 'https://app.example.com/reset?token={token}',
+    EMAIL_VERIFICATION_URL: 'https://app.example.com/verify/{token}',
+  };
+
+  it('defaults to logging mails in development, with links into this server’s Swagger UI', () => {
+    expect(load({ PORT: '8080' }).mail).toEqual({
+      transport: 'log',
+      smtpUrl: undefined,
+      from: 'Task Management <no-reply@localhost>',
+      passwordResetUrl: 'http://localhost:8080/docs#/Auth/confirmPasswordReset/{token}',
+      emailVerificationUrl: 'http://localhost:8080/docs#/Auth/verifyEmail/{token}',
+      passwordResetTtlSeconds: 3600,
+      emailVerificationTtlSeconds: 86_400,
+      requireVerifiedEmail: false,
+    });
+  });
+
+  it('sends no mail in production without SMTP_URL, and still starts (a 1.1 deployment)', () => {
+    expect(load({ NODE_ENV: 'production', SECRET_KEY: LONG_KEY, DATABASE_URL: DB_URL }).mail.transport).toBe('none');
+  });
+
+  it('sends through SMTP when SMTP_URL is set', () => {
+    const config = load(productionMail);
+    expect(config.mail).toMatchObject({ transport: 'smtp', smtpUrl: SMTP, from: productionMail.MAIL_FROM, passwordResetUrl: productionMail.PASSWORD_RESET_URL });
+  });
+
+  it.each([
+    ['SMTP_URL', 'http://smtp.example.com'],
+    ['SMTP_URL', 'smtp.example.com:587'],
+    ['MAIL_FROM', 'not an address'],
+    ['MAIL_FROM', 'Tasks <no-reply>'],
+    ['PASSWORD_RESET_URL', 'https://app.example.com/reset'],
+    ['PASSWORD_RESET_URL', 'ftp://app.example.com/{token}'],
+    ['EMAIL_VERIFICATION_URL', '/verify?token={token}'],
+    ['PASSWORD_RESET_TTL_SECONDS', '59'],
+    ['EMAIL_VERIFICATION_TTL_SECONDS', 'a day'],
+    ['REQUIRE_VERIFIED_EMAIL', 'yes'],
+  ])('names %s in the error when it is %j', (variable, value) => {
+    const error = failureOf({ NODE_ENV: 'test', [variable]: value });
+    expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} must `));
+    expect(error.problems).toHaveLength(1);
+  });
+
+  it('needs MAIL_FROM and both link URLs in production when SMTP_URL is set (their defaults point at localhost)', () => {
+    const { MAIL_FROM: _f, PASSWORD_RESET_URL: _r, EMAIL_VERIFICATION_URL: _v, ...rest } = productionMail;
+    const error = failureOf(rest);
+    expect(error.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['EMAIL_VERIFICATION_URL', 'MAIL_FROM', 'PASSWORD_RESET_URL']);
+  });
+
+  it('refuses REQUIRE_VERIFIED_EMAIL=true in production without SMTP_URL: no one could ever verify', () => {
+    const error = failureOf({ NODE_ENV: 'production', SECRET_KEY: LONG_KEY, DATABASE_URL: DB_URL, REQUIRE_VERIFIED_EMAIL: 'true' });
+    expect(error.message).toMatch(/REQUIRE_VERIFIED_EMAIL needs SMTP_URL/);
+  });
+
+  it('never echoes SMTP_URL, which carries a password', () => {
+    expect(failureOf({ NODE_ENV: 'test', SMTP_URL: 'imap://api:s3cret-pass@mail.example.com' }).message).not.toContain('s3cret');
+  });
+});

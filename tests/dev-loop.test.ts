@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { migrationSource } from '../migrations/index.js';
+import { createTaskClient, ok } from '../src/client/index.js';
 import { freePort } from './support/conformance-proxy.js';
 
 // One embedded database for the file: only the first start pays for creating it.
@@ -106,5 +107,23 @@ describe('npm run dev', () => {
     utimesSync('src/main.ts', now, now); // a save that changes nothing
     await dev.waitFor(/"msg":"listening/, 2);
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('make run without SMTP_URL', () => {
+  it('logs each mail with its link, and the reset link works from the log', { timeout: SLOW }, async () => {
+    const port = await freePort();
+    const server = run('make', ['-s', 'run'], { PORT: String(port) });
+    await server.waitFor(/listening/);
+    const api = createTaskClient({ baseUrl: `http://127.0.0.1:${port}` });
+    const email = `newcomer-${Date.now()}@example.com`;
+    await ok(api.POST('/auth/register', { body: { email, password: 'correct-horse-battery' } }));
+    await api.requestPasswordReset(email);
+    const link = new RegExp(`http://localhost:${port}/docs#/Auth/confirmPasswordReset/([A-Za-z0-9_-]{43})`);
+    await server.waitFor(link);
+    const line = server.output().split('\n').find((l) => link.test(l))!;
+    expect(line).toMatch(new RegExp(`^\\[[\\d:.]+\\] INFO: mail not sent \\(SMTP_URL is not set\\): "Reset your Task Management password" to ${email}: `));
+    await api.confirmPasswordReset(link.exec(line)![1]!, 'a-brand-new-secret');
+    await api.login(email, 'a-brand-new-secret');
   });
 });

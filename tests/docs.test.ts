@@ -1,6 +1,7 @@
 // The docs in a real browser: /docs (Swagger UI), /redoc, and the static page `make docs` builds.
 // Each must render, log no console error, and load nothing from any host but ours.
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import spec from '../generated/openapi.json' with { type: 'json' };
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { useServer } from './support/server.js';
 import { signUp } from './support/users.js';
 
@@ -140,6 +142,24 @@ describe.skipIf(!hasChromium)('the docs in a browser', { timeout: 120_000 }, () 
     const read = await tryItOut(visit_.page, 'getTask', { id: String(created.body.id) });
     expect(read).toEqual({ status: 200, body: created.body });
     await finish(visit_, 'swagger-ui-tasks');
+  });
+
+  it("the default reset link opens /docs at the confirm operation, whose try it out resets the password with the link's token", async () => {
+    const user = await signUp(server());
+    // A token as a reset mail carries it (only its hash is stored, so the test makes one).
+    const token = randomBytes(32).toString('base64url');
+    const tokenHash = createHash('sha256').update(token).digest('hex');
+    await server().knex('account_tokens').insert({ user_id: user.id, purpose: 'password_reset', token_hash: tokenHash, expires_at: new Date(Date.now() + 3600_000) });
+    const link = loadConfig({ NODE_ENV: 'test' }).mail.passwordResetUrl.replace('http://localhost:8000', server().baseUrl).replace('{token}', token);
+    const visit_ = await visit(link);
+    const operation = visit_.page.locator('[id$="-confirmPasswordReset"].opblock');
+    await expect.poll(() => operation.getAttribute('class'), settled).toMatch(/\bis-open\b/);
+    await operation.locator('button.try-out__btn').click();
+    await operation.locator('textarea.body-param__text').fill(JSON.stringify({ token, new_password: 'a-brand-new-secret' }));
+    await operation.locator('button.execute').click();
+    await expect.poll(() => operation.locator('.live-responses-table .response .response-col_status').first().textContent(), settled).toBe('204');
+    await finish(visit_, 'swagger-ui-reset-link');
+    expect((await server().client().POST('/auth/login', { body: { email: user.email, password: 'a-brand-new-secret' } })).response.status).toBe(200);
   });
 
   it('/redoc renders Redoc with the operations', async () => {

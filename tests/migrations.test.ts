@@ -154,3 +154,19 @@ describe('the session activity migration', () => {
     expect(byId[unused.id]).toMatchObject({ last_used_at: created });
   });
 });
+
+describe('the account mail migration', () => {
+  const relfilenode = async () => (await db.knex.raw("select relfilenode from pg_class where relname = 'users'")).rows[0].relfilenode;
+
+  it('counts accounts made before it as verified and starts new ones unverified, without rewriting users', async () => {
+    await migrateToLatest(db.knex);
+    await db.knex.migrate.down({ migrationSource, name: '20261204000300_add_account_mail' });
+    const before = await insertUser('made-before-1.2@example.com');
+    const file = await relfilenode();
+    await migrateToLatest(db.knex);
+    expect(await relfilenode(), 'the users table was not rewritten').toBe(file);
+    const after = await insertUser('made-after-1.2@example.com');
+    const verified = Object.fromEntries((await db.knex('users').whereIn('id', [before, after]).select('id', 'email_verified')).map((r) => [r.id, r.email_verified]));
+    expect(verified).toEqual({ [before]: true, [after]: false });
+  });
+});

@@ -95,6 +95,23 @@ describe('the mock server (make mock)', () => {
     expect(unknown.response.status).toBe(422);
   });
 
+  it('lets a frontend build password reset and e-mail verification on the typed client', async () => {
+    const anonymous = createTaskClient({ baseUrl });
+    const { token, new_password } = deref(spec.paths['/auth/password-reset/confirm'].post.requestBody).content['application/json'].example;
+    await expect(anonymous.requestPasswordReset('ada@example.com')).resolves.toBeUndefined();
+    await expect(anonymous.confirmPasswordReset(token, new_password)).resolves.toBeUndefined();
+    await expect(anonymous.verifyEmail(token)).resolves.toBeUndefined();
+    await expect(anonymous.resendVerificationEmail()).rejects.toMatchObject({ status: 401 });
+    const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
+    await expect(client.resendVerificationEmail()).resolves.toBeUndefined();
+    // Error states on request, each with its own example.
+    const spent = await anonymous.POST('/auth/password-reset/confirm', { body: { token, new_password }, headers: { Prefer: 'code=400' } });
+    expect(spent.error).toEqual(example('/auth/password-reset/confirm', 'post', '400', 'application/problem+json'));
+    expect(spent.error?.type).toBe('/problems/invalid-token');
+    const tooSoon = await client.POST('/auth/verify-email/resend', { headers: { Prefer: 'code=429' } });
+    expect([tooSoon.response.status, tooSoon.response.headers.get('Retry-After')]).toEqual([429, '60']);
+  });
+
   it('refuses bad parameters and unknown fields with 422, as the server does', async () => {
     const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
     const cases = [

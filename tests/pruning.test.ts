@@ -48,3 +48,25 @@ describe('pruning idempotency keys', () => {
     expect(await knex('idempotency_keys').where('user_id', user.id).pluck('key')).toEqual(['live-key']);
   });
 });
+
+describe('pruning the mail outbox', () => {
+  it('deletes mails sent or given up over a week ago, and keeps newer ones and every queued one', async () => {
+    const user = await signUp(server());
+    const { knex } = server();
+    const at = (days: number) => knex.raw(`now() - make_interval(days => ${days})`);
+    const mail = (state: string, finishedDaysAgo: number | null) => ({
+      user_id: user.id,
+      kind: 'password_reset',
+      recipient: user.email,
+      link_expires_at: at(0),
+      state,
+      finished_at: finishedDaysAgo === null ? null : at(finishedDaysAgo),
+      // Not due, so that the worker leaves the queued one alone.
+      next_attempt_at: knex.raw("now() + interval '1 hour'"),
+    });
+    await knex('mail_outbox').insert([mail('sent', 8), mail('failed', 8), mail('sent', 6), mail('queued', null)]);
+    expect(await pruneExpired(knex)).toMatchObject({ mails: 2 });
+    const left = await knex('mail_outbox').where({ user_id: user.id, kind: 'password_reset' }).orderBy('id').pluck('state');
+    expect(left).toEqual(['sent', 'queued']);
+  });
+});

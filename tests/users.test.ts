@@ -56,7 +56,7 @@ describe('listing users', () => {
   it('never shows a password hash', async () => {
     const admin = await signUp(server(), { role: 'admin' });
     const page = await ok(admin.client.GET('/users'));
-    for (const user of page.items) expect(Object.keys(user).sort()).toEqual(['created_at', 'email', 'id', 'is_active', 'role']);
+    for (const user of page.items) expect(Object.keys(user).sort()).toEqual(['created_at', 'email', 'email_verified', 'id', 'is_active', 'role']);
   });
 
   it('refuses limit=101 with 422 naming /query/limit', async () => {

@@ -2,9 +2,10 @@ import type { Knex } from 'knex';
 import { UniqueViolationError } from 'objection';
 import { User } from '../db/models/User.js';
 import type { Caller } from '../http/operations.js';
-import { problems } from '../http/problem.js';
+import { AppError, problems } from '../http/problem.js';
 import type { Limiter } from '../limits/index.js';
-import { createPasswords, MAX_PASSWORD_BYTES, passwordTooLong, type PasswordClient } from './passwords.js';
+import { MAX_PASSWORD_BYTES, passwordTooLong, type PasswordClient, type Passwords } from './passwords.js';
+import type { Recovery } from './recovery.js';
 import type { Sessions } from './sessions.js';
 
 /** Where a request comes from, as the auth use cases need it. */
@@ -19,13 +20,22 @@ const USER_AGENT_CHARACTERS = 512;
 const invalidCredentials = () => problems.unauthorized('The email or password is wrong.', 'invalid-credentials');
 const wrongCurrentPassword = () => problems.unauthorized('The current password is wrong.', 'invalid-credentials');
 const deactivated = () => problems.forbidden('This account is deactivated.');
+const emailNotVerified = () =>
+  new AppError(403, 'email-not-verified', 'Verify your e-mail address first with the link in the mail sent to it, or reset your password.');
 
 const tooLong = (pointer: string) =>
   problems.validation([{ pointer, message: `must be at most ${MAX_PASSWORD_BYTES} bytes of UTF-8` }]);
 
-export function createAccounts(deps: { knex: Knex; sessions: Sessions; failedLogins: Limiter; bcryptRounds: number }) {
-  const { knex, sessions, failedLogins } = deps;
-  const passwords = createPasswords(deps.bcryptRounds);
+export function createAccounts(deps: {
+  knex: Knex;
+  sessions: Sessions;
+  failedLogins: Limiter;
+  passwords: Passwords;
+  queueVerification: Recovery['queueVerification'];
+  /** REQUIRE_VERIFIED_EMAIL: a login needs a verified address. */
+  requireVerifiedEmail: boolean;
+}) {
+  const { knex, sessions, failedLogins, passwords } = deps;
 
   // Over-long passwords still cost one bcrypt comparison, so they take as long as any other.
   const passwordMatches = async (client: Client, password: string, hash: string | undefined) =>
@@ -46,7 +56,12 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; failedLog
       if (passwordTooLong(password)) throw tooLong('/body/password');
       const passwordHash = await passwords.hash(client, password);
       try {
-        return await User.query(knex).insert({ email: email.toLowerCase(), password_hash: passwordHash }).returning('*');
+        // The verification mail is queued with the account, or neither is made.
+        return await knex.transaction(async (trx) => {
+          const user = await User.query(trx).insert({ email: email.toLowerCase(), password_hash: passwordHash }).returning('*');
+          await deps.queueVerification(trx, user.id);
+          return user;
+        });
       } catch (error) {
         if (error instanceof UniqueViolationError) throw problems.conflict('A user with this email already exists.');
         throw error;
@@ -59,6 +74,7 @@ export function createAccounts(deps: { knex: Knex; sessions: Sessions; failedLog
       if (!(await passwordMatches(client, password, user?.password_hash))) throw invalidCredentials();
       await attempt.succeeded();
       if (!user!.is_active) throw deactivated();
+      if (deps.requireVerifiedEmail && !user!.email_verified) throw emailNotVerified();
       const userAgent = client.userAgent === undefined ? null : [...client.userAgent].slice(0, USER_AGENT_CHARACTERS).join('');
       const pair = await sessions.start(user!, userAgent);
       if (pair) return pair;

@@ -1,18 +1,31 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.js';
 import type { Limits } from '../limits/index.js';
+import type { Mail } from '../mail/index.js';
 import { createAccounts } from './accounts.js';
 import { createAuthenticator } from './authenticate.js';
+import { createPasswords } from './passwords.js';
+import { createRecovery } from './recovery.js';
 import { createSessionList } from './session-list.js';
 import { createSessions } from './sessions.js';
 import { createTokens } from './tokens.js';
 
 /** The auth use cases, wired once per app. */
-export function createAuth(config: Config, knex: Knex, limits: Limits) {
+export function createAuth(config: Config, knex: Knex, limits: Limits, mail: Mail) {
   const tokens = createTokens(config.auth);
   const sessions = createSessions({ knex, tokens, settings: config.auth });
-  const accounts = createAccounts({ knex, sessions, failedLogins: limits.failedLogins, bcryptRounds: config.auth.bcryptRounds });
-  return { tokens, sessions, accounts, sessionList: createSessionList(knex), authenticate: createAuthenticator({ knex, tokens }) };
+  // One password-check queue for every bcrypt of a request.
+  const passwords = createPasswords(config.auth.bcryptRounds);
+  const recovery = createRecovery({ knex, sessions, passwords, mail, settings: config.mail });
+  const accounts = createAccounts({
+    knex,
+    sessions,
+    failedLogins: limits.failedLogins,
+    passwords,
+    queueVerification: recovery.queueVerification,
+    requireVerifiedEmail: config.mail.requireVerifiedEmail,
+  });
+  return { tokens, sessions, accounts, recovery, sessionList: createSessionList(knex), authenticate: createAuthenticator({ knex, tokens }) };
 }
 
 export type Auth = ReturnType<typeof createAuth>;

@@ -42,3 +42,5 @@ export function createPasswords(rounds: number) {
     hash: (client: PasswordClient, password: string) => queue.run(client.address, () => hashPassword(password, rounds), client.gone),
   };
 }
+
+export type Passwords = ReturnType<typeof createPasswords>;

@@ -7,18 +7,22 @@ import { Session } from '../db/models/Session.js';
 // Rate-limit rows carry the end of their window as the writing process's clock saw it; an hour's
 // margin keeps a machine whose clock runs behind from losing a live window.
 const RATE_LIMIT_MARGIN_MS = 60 * 60 * 1000;
+// A mail sent or given up keeps its address and times (never its link) this long, for questions
+// such as "did my reset mail go?".
+const FINISHED_MAIL_RETENTION = "interval '7 days'";
 
 /**
  * Deletes what can no longer matter: refresh tokens past their expiry (their JWT is refused
  * anyway), sessions left without any token, finished rate-limit windows and expired idempotency
- * keys. Each worker runs it hourly; concurrent runs are harmless.
+ * keys, and mails sent or given up a week ago. Each worker runs it hourly; concurrent runs are harmless.
  */
-export async function pruneExpired(knex: Knex): Promise<{ tokens: number; sessions: number; limits: number; idempotencyKeys: number }> {
+export async function pruneExpired(knex: Knex): Promise<{ tokens: number; sessions: number; limits: number; idempotencyKeys: number; mails: number }> {
   return knex.transaction(async (trx) => {
     const tokens = await RefreshToken.query(trx).where('expires_at', '<', raw('now()')).delete();
     const sessions = await Session.query(trx).whereNotExists(Session.relatedQuery('refreshTokens')).delete();
     const limits = await trx('rate_limiter').where('expire', '<', Date.now() - RATE_LIMIT_MARGIN_MS).delete();
     const idempotencyKeys = await IdempotencyKey.query(trx).where('expires_at', '<=', raw('now()')).delete();
-    return { tokens, sessions, limits, idempotencyKeys };
+    const mails = await trx('mail_outbox').whereNot('state', 'queued').where('finished_at', '<', trx.raw(`now() - ${FINISHED_MAIL_RETENTION}`)).delete();
+    return { tokens, sessions, limits, idempotencyKeys, mails };
   });
 }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { raw } from 'objection';
 import type { components } from '../../generated/openapi.js';
@@ -6,13 +6,11 @@ import { RefreshToken } from '../db/models/RefreshToken.js';
 import { Session } from '../db/models/Session.js';
 import { User } from '../db/models/User.js';
 import { problems } from '../http/problem.js';
+import { hashToken } from './token-hash.js';
 import type { Tokens } from './tokens.js';
 
 type TokenPair = components['schemas']['TokenPair'];
 type Db = Knex | Knex.Transaction;
-
-// Only a hash is stored: a leaked table cannot be replayed as tokens.
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 // The token is spent only if it is live, its session too and its user active; the session's
 // last use and the successor are written by the same statement, or not at all.

@@ -48,10 +48,26 @@ export interface TaskClient extends Client<paths> {
   listSessions(): Promise<Session[]>;
   /** Ends one of the caller's sessions (a device they no longer use); 404 unless it is theirs and live. */
   endSession(id: string): Promise<void>;
+  /** Asks for a password reset link by mail; resolves the same whether or not the address has an account. */
+  requestPasswordReset(email: string): Promise<void>;
+  /** Sets a new password with the token of a reset link; every session of the account ends. */
+  confirmPasswordReset(token: string, newPassword: string): Promise<void>;
+  /** Verifies the e-mail address with the token of a verification link (no login needed). */
+  verifyEmail(token: string): Promise<void>;
+  /** Mails the logged-in user a new verification link; 429 within a minute of the last, 409 once verified. */
+  resendVerificationEmail(): Promise<void>;
 }
 
 // Requests that carry no access token, or whose 401 says nothing about it.
-const NO_REFRESH = new Set(['/auth/login', '/auth/register', '/auth/refresh', '/auth/logout']);
+const NO_REFRESH = new Set([
+  '/auth/login',
+  '/auth/register',
+  '/auth/refresh',
+  '/auth/logout',
+  '/auth/password-reset',
+  '/auth/password-reset/confirm',
+  '/auth/verify-email',
+]);
 
 /**
  * A typed client for the API: sends the bearer token, and on a 401 for an expired or revoked
@@ -128,6 +144,18 @@ export function createTaskClient(options: TaskClientOptions): TaskClient {
     listSessions: async () => (await ok(client.GET('/auth/sessions'))).items,
     async endSession(id: string) {
       await ok(client.DELETE('/auth/sessions/{id}', { params: { path: { id } } }));
+    },
+    async requestPasswordReset(email: string) {
+      await ok(client.POST('/auth/password-reset', { body: { email } }));
+    },
+    async confirmPasswordReset(token: string, newPassword: string) {
+      await ok(client.POST('/auth/password-reset/confirm', { body: { token, new_password: newPassword } }));
+    },
+    async verifyEmail(token: string) {
+      await ok(client.POST('/auth/verify-email', { body: { token } }));
+    },
+    async resendVerificationEmail() {
+      await ok(client.POST('/auth/verify-email/resend'));
     },
   });
 }

@@ -9,7 +9,7 @@ import { presentUser } from '../users/present.js';
 // Token responses must not be kept by any cache (RFC 6749 §5.1).
 const tokenPair = (pair: unknown) => json(200, pair, { 'Cache-Control': 'no-store' });
 
-const clientOf = (req: HandlerRequest<OperationId>): Client => ({ address: req.client(), gone: req.gone, userAgent: req.headers['user-agent'] });
+export const clientOf = (req: HandlerRequest<OperationId>): Client => ({ address: req.client(), gone: req.gone, userAgent: req.headers['user-agent'] });
 
 export function authHandlers(deps: { accounts: Accounts; sessions: Sessions; sessionList: SessionList }): OperationHandlers {
   const { accounts, sessions, sessionList } = deps;

@@ -5,6 +5,7 @@ import type { OperationHandlers } from '../http/operations.js';
 import { createCursors } from '../paging/cursor.js';
 import { authHandlers } from './auth.js';
 import { operationsHandlers } from './operations.js';
+import { recoveryHandlers } from './recovery.js';
 import { taskHandlers } from './tasks.js';
 import { userHandlers } from './users.js';
 
@@ -19,6 +20,7 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
   return {
     ...operationsHandlers(deps),
     ...authHandlers(deps.auth),
+    ...recoveryHandlers(deps.auth),
     ...taskHandlers({ ...deps, cursors }),
     ...userHandlers({ ...deps, cursors }),
   };

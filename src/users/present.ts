@@ -7,5 +7,6 @@ export const presentUser = (user: User): components['schemas']['User'] => ({
   email: user.email,
   role: user.role,
   is_active: user.is_active,
+  email_verified: user.email_verified,
   created_at: user.created_at.toISOString(),
 });

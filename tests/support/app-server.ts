@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Knex } from 'knex';
-import { pino } from 'pino';
-import { createApp } from '../../src/app.js';
+import { pino, type Logger } from 'pino';
+import { createApp, type AppDeps } from '../../src/app.js';
 import { createTaskClient, type TaskClient, type TokenPair } from '../../src/client/index.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDatabase } from '../../src/db/knex.js';
@@ -37,6 +37,10 @@ export interface ServerOptions {
    * details) that Prism, being a proxy, rewrites or answers itself.
    */
   direct?: boolean;
+  /** The mail worker's timings (tests of the outbox make them milliseconds). */
+  mailWorker?: AppDeps['mailWorker'];
+  /** Where the app logs; silent by default. */
+  logger?: Logger;
 }
 
 export async function startServer(env: Record<string, string> = {}, options: ServerOptions = {}): Promise<TestServer> {
@@ -54,8 +58,9 @@ async function serve(instance: { db: TestDatabase; config: Config; options: Serv
   const { app, close: closeApp } = await createApp({
     config,
     knex: db.knex,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     metrics,
+    mailWorker: options.mailWorker,
     onResponseViolation: (found) => violations.push(...found),
   });
   const server: Server = await listen(app, { ...config.http, port: 0, host: '127.0.0.1' });

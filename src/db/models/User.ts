@@ -12,6 +12,7 @@ export class User extends Model {
   declare password_hash: string;
   declare role: Role;
   declare is_active: boolean;
+  declare email_verified: boolean;
   declare created_at: Date;
   declare updated_at: Date;
 }
