@@ -12,6 +12,7 @@ export interface HandlerDeps {
   config: Config;
   knex: Knex;
   auth: Auth;
+  isStopping?: () => boolean;
 }
 
 export function createHandlers(deps: HandlerDeps): OperationHandlers {
