@@ -14,6 +14,13 @@ import { useServer } from './support/server.js';
 import { signUp } from './support/users.js';
 
 const run = promisify(execFile);
+// Once per CI run, in the embedded pass on the Docker image's Node line (orval needs Node ≥ 22.18):
+// what a generator makes does not depend on the database or on which Node serves it.
+// TEST_GENERATORS=1 runs it anywhere else.
+const dockerNode = /^ARG NODE_IMAGE=node:(\d+)-slim$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+const enabled =
+  process.env.TEST_GENERATORS === '1' ||
+  (!process.env.TEST_DATABASE_URL && !process.env.CONFORMANCE && process.versions.node.split('.')[0] === dockerNode);
 const GENERATORS_DIR = join(process.cwd(), 'tests/generators');
 const SPEC_SERVER = 'http://127.0.0.1:8000';
 
@@ -104,17 +111,17 @@ function readmeCommand(pkg: string): string[] {
   return match[1]!.split(' ');
 }
 
-const tsc = (cwd: string, module: Generator['module'], file: string) =>
+const tsc = (cwd: string, module: Generator['module'], ...files: string[]) =>
   run(
     join(process.cwd(), 'node_modules/.bin/tsc'),
-    ['--strict', '--noEmit', '--target', 'es2022', '--module', module === 'nodenext' ? 'nodenext' : 'esnext', '--moduleResolution', module, '--lib', 'es2022,dom,dom.iterable', file],
+    ['--strict', '--noEmit', '--target', 'es2022', '--module', module === 'nodenext' ? 'nodenext' : 'esnext', '--moduleResolution', module, '--lib', 'es2022,dom,dom.iterable', ...files],
     { cwd },
   ).then(
     () => '',
     (error: { stdout: string }) => error.stdout,
   );
 
-describe.each(GENERATORS)('a client generated with $package, as the README says', (generator) => {
+describe.skipIf(!enabled).each(GENERATORS)('a client generated with $package, as the README says', (generator) => {
   const server = useServer();
   const dir = mkdtempSync(join(tmpdir(), `generated-${generator.bin}-`));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -131,13 +138,11 @@ describe.each(GENERATORS)('a client generated with $package, as the README says'
     writeFileSync(join(dir, 'unknown.ts'), generator.unknownField);
   }, 300_000);
 
-  it(`type-checks with tsc --strict (module resolution: ${generator.module})`, async () => {
-    expect(await tsc(dir, generator.module, 'use.ts')).toBe('');
-  }, 60_000);
-
-  it('refuses a body field the spec does not have, at compile time', async () => {
-    expect(await tsc(dir, generator.module, 'unknown.ts')).toMatch(/error TS2353: Object literal may only specify known properties, and 'colour' does not exist/);
-  }, 60_000);
+  it(`type-checks with tsc --strict (module resolution: ${generator.module}), and refuses a body field the spec does not have`, async () => {
+    const errors = (await tsc(dir, generator.module, 'use.ts', 'unknown.ts')).split('\n').filter((line) => line.includes('error TS'));
+    expect(errors.filter((line) => !line.startsWith('unknown.ts('))).toEqual([]);
+    expect(errors.join('\n')).toMatch(/error TS2353: Object literal may only specify known properties, and 'colour' does not exist/);
+  }, 120_000);
 
   it(`defaults to the spec's first server (${SPEC_SERVER}), or to paths relative to the page`, () => {
     const code = readFileSync(join(dir, generator.baseFile), 'utf8');

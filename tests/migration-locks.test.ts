@@ -18,7 +18,7 @@ describe('migrations', () => {
     db.knex.on('query', ({ sql }: { sql: string }) => sent.push({ ...current, sql }));
     for (const entry of await migrationSource.getMigrations([])) {
       const migration = await migrationSource.getMigration(entry);
-      current = { migration: migrationSource.getMigrationName(entry), transaction: migration.config?.transaction !== false };
+      current = { migration: migrationSource.getMigrationName(entry), transaction: (migration as { config?: { transaction?: boolean } }).config?.transaction !== false };
       await db.knex.migrate.up({ migrationSource, name: current.migration });
     }
   }, 120_000);
