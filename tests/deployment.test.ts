@@ -95,7 +95,7 @@ describe('the API image', () => {
     expect(read('.ci/run')).toContain('NODE_IMAGE');
   });
 
-  it('runs in exec form exactly what npm start runs', () => {
+  it('runs node itself in exec form (the command npm start names, without npm, which would not pass SIGTERM on)', () => {
     const cmd = execForm(last('CMD')!);
     expect(cmd).toEqual(packageJson.scripts.start!.split(' '));
     expect(runtime.instructions.some((i) => i.getKeyword() === 'ENTRYPOINT')).toBe(false);
