@@ -67,7 +67,8 @@ describe.skipIf(!image)('the image, run with podman', () => {
     const started = await container('-d', '--name', name, '-e', `PORT=${port}`, '-e', 'WEB_CONCURRENCY=2', image!);
     expect(started.code, started.output).toBe(0);
     const baseUrl = `http://127.0.0.1:${port}`;
-    expect(await answersOk(`${baseUrl}/readyz`, 90_000), (await podman('logs', name)).output).toBe(true);
+    const ready = await answersOk(`${baseUrl}/readyz`, 90_000);
+    expect(ready, ready ? '' : (await podman('logs', name)).output).toBe(true);
     // The image's own HEALTHCHECK command, run as the engine would.
     expect((await podman('healthcheck', 'run', name)).code).toBe(0);
     const users = await podman('top', name, 'user', 'args');
@@ -154,7 +155,8 @@ describe.skipIf(!image)('compose.yaml, through podman system service and docker-
     const up = await compose(['--profile', 'pgbouncer', 'up', '-d', '--no-build'], { API_DATABASE_HOST: 'pgbouncer', API_DATABASE_PORT: '6432' });
     expect(up.code, up.output).toBe(0);
     const baseUrl = `http://127.0.0.1:${port}`;
-    expect(await answersOk(`${baseUrl}/readyz`, 120_000), (await compose(['logs'])).output).toBe(true);
+    const ready = await answersOk(`${baseUrl}/readyz`, 120_000);
+    expect(ready, ready ? '' : (await compose(['logs'])).output).toBe(true);
     const admin = createTaskClient({ baseUrl });
     await admin.login('root@example.com', 'a-long-admin-passphrase');
     expect(await ok(admin.GET('/auth/me'))).toMatchObject({ role: 'admin' });
