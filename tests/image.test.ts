@@ -116,7 +116,8 @@ describe.skipIf(!image)('compose.yaml, through podman system service and docker-
   const socket = join(project, 'podman.sock');
   const name = `tmcompose${process.pid}`;
   let service: ChildProcess;
-  let healthchecks: NodeJS.Timeout;
+  let checking = true;
+  let healthchecks: Promise<void>;
   let port: number;
   const compose = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
     run('docker-compose', ['-p', name, ...args], { cwd: project, env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}`, ...extra } });
@@ -131,14 +132,18 @@ describe.skipIf(!image)('compose.yaml, through podman system service and docker-
     service = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: 'ignore' });
     expect(await until(async () => (await compose(['ps'])).code === 0, 30_000)).toBe(true);
     // The engine runs health checks; podman does it from systemd timers, which this machine lacks.
-    healthchecks = setInterval(() => {
-      void podman('ps', '-q', '--filter', `label=com.docker.compose.project=${name}`).then(({ output }) => {
-        for (const id of output.split('\n').filter(Boolean)) void podman('healthcheck', 'run', id);
-      });
-    }, 1000);
+    // One round after another, never overlapping: a slow round must not pile up behind the next.
+    healthchecks = (async () => {
+      while (checking) {
+        const { output } = await podman('ps', '-q', '--filter', `label=com.docker.compose.project=${name}`);
+        for (const id of output.split('\n').filter(Boolean)) await podman('healthcheck', 'run', id);
+        await sleep(2000);
+      }
+    })();
   }, 60_000);
   afterAll(async () => {
-    clearInterval(healthchecks);
+    checking = false;
+    await healthchecks;
     await compose(['--profile', 'pgbouncer', 'down', '-v', '--timeout', '15']);
     service?.kill('SIGTERM');
     rmSync(project, { recursive: true, force: true });
