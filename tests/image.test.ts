@@ -120,7 +120,8 @@ describe.skipIf(!image)('compose.yaml, through podman system service and docker-
   let healthchecks: Promise<void>;
   let port: number;
   const compose = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
-    run('docker-compose', ['-p', name, ...args], { cwd: project, env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}`, ...extra } });
+    // A loaded machine's podman can take longer than docker-compose's 60 s for one call.
+    run('docker-compose', ['-p', name, ...args], { cwd: project, env: { PATH: process.env.PATH, DOCKER_HOST: `unix://${socket}`, COMPOSE_HTTP_TIMEOUT: '300', ...extra } });
 
   beforeAll(async () => {
     port = await freePort();
