@@ -33,7 +33,8 @@ function oneConnection(port: number, withinMs: number): Promise<Outcome> {
 const workerPids = (primary: number) =>
   execFileSync('ps', ['-o', 'pid=', '--ppid', String(primary)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
 
-describe.skipIf(!process.env.TEST_DATABASE_URL)('the cluster primary', () => {
+// Processes and connections, not pooling: once on PostgreSQL, not again through PgBouncer.
+describe.skipIf(!process.env.TEST_DATABASE_URL || process.env.TEST_PGBOUNCER)('the cluster primary', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();

@@ -14,7 +14,8 @@ import { answersOk, startMain } from './support/main-process.js';
 // The README's nginx configuration and rolling-restart procedure, run as written (only the
 // addresses changed): two instances of two workers on one database, under load, restarted in turn.
 const NGINX = ['/usr/sbin/nginx', 'nginx'].find((path) => spawnSync(path, ['-v']).status === 0);
-const enabled = Boolean(process.env.TEST_DATABASE_URL) && NGINX !== undefined;
+// Processes and connections, not pooling: once on PostgreSQL, not again through PgBouncer.
+const enabled = Boolean(process.env.TEST_DATABASE_URL) && !process.env.TEST_PGBOUNCER && NGINX !== undefined;
 const DRAIN_SECONDS = 2;
 
 /** The README's ```nginx block. */

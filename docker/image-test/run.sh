@@ -40,6 +40,8 @@ if [ "$cafile" != null ] && [ -f "$cafile" ]; then
   printf 'cafile=/run/host-ca.crt\nupdate-notifier=false\n' > "$CACHE/npmrc"
   build+=(-v "$cafile:/run/host-ca.crt:ro" -v "$CACHE/npmrc:/usr/local/etc/npmrc:ro")
 fi
+# The build stage tagged too, so that pruning below keeps its layers (npm ci) for the next run.
+podman build "${build[@]}" --target build -t task-management-api-build . >/dev/null
 podman build "${build[@]}" -t task-management-api . >/dev/null
 podman build --quiet --format docker -t task-management-pgbouncer docker/pgbouncer >/dev/null
 echo "   images ready after $((SECONDS - start)) s"
