@@ -62,8 +62,9 @@ run: install ## Install, migrate and serve on :8000 (embedded database unless DA
 	@$(BIN)/esbuild src/main.ts --bundle --platform=node --format=esm --packages=external --keep-names --sourcemap --outfile=.run/main.mjs --log-level=warning
 	node --enable-source-maps .run/main.mjs
 
-start: build ## Serve the compiled build (npm start: what production runs)
-	npm start
+# node itself, not npm start: npm does not pass SIGTERM on to the server, and prints a banner.
+start: build ## Serve the compiled build as production runs it (node dist/src/main.js)
+	exec node dist/src/main.js
 
 migrate: install ## Bring the database schema to the latest version
 	$(BIN)/tsx src/cli/migrate.ts
@@ -105,6 +106,9 @@ test-production: install
 test-pgbouncer: install
 	@echo "== tests on PostgreSQL through PgBouncer in transaction pooling mode"
 	TEST_DATABASE_URL='$(PG_TEST_URL)' TEST_PGBOUNCER=1 $(BIN)/vitest run $(call REPORT,pgbouncer)
+
+image-test: install ## Build the Docker image and run it, and compose.yaml, with podman (installs it from Debian; see docker/image-test/run.sh)
+	docker/image-test/run.sh $(call REPORT,image)
 
 mock: install ## Serve a mock of the API from the spec's examples on http://127.0.0.1:4010 (Prism)
 	$(BIN)/prism mock openapi/openapi.yaml --host $(MOCK_HOST) --port $(MOCK_PORT)

@@ -32,6 +32,8 @@ export interface AppDeps {
   onResponseViolation?: (violations: string[]) => void;
   /** Tests make the mail worker poll and retry in milliseconds; production uses its defaults. */
   mailWorker?: Partial<MailWorkerOptions>;
+  /** True once the process is shutting down: /readyz then answers 503 (src/main.ts). */
+  isStopping?: () => boolean;
 }
 
 const BODY_LIMIT = 64 * 1024;
@@ -42,10 +44,11 @@ export async function createApp(deps: AppDeps) {
   const mail = createMail({ config, knex, logger, registry: deps.metrics?.registry, worker: deps.mailWorker });
   const auth = createAuth(config, knex, limits, mail);
   const api = await createBackend({
-    handlers: createHandlers({ config, knex, auth }),
+    handlers: createHandlers({ config, knex, auth, isStopping: deps.isStopping }),
     authenticate: auth.authenticate,
     rateLimits: specLimits(limits),
   });
+  deps.metrics?.expectRoutes(api.getOperations().map((op) => ({ method: op.method.toUpperCase(), route: op.path })));
   const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
 
   const check = (operationId: string | undefined, sent: Sent) => {
@@ -64,6 +67,13 @@ export async function createApp(deps: AppDeps) {
   app.set('trust proxy', config.http.trustedProxies.length > 0 ? config.http.trustedProxies : false);
   app.set('query parser', 'simple');
   app.use(requestId);
+  // Who asked and from where, for an incident: the user's id (never the e-mail) and the client
+  // address as the rate limits see it (X-Forwarded-For only from TRUSTED_PROXIES).
+  const requestFacts = (req: express.Request, res: express.Response, line: Record<string, unknown>) => ({
+    ...line,
+    user_id: (res.locals.call as Call | undefined)?.userId,
+    client_address: req.ip,
+  });
   app.use(
     pinoHttp({
       logger,
@@ -74,6 +84,10 @@ export async function createApp(deps: AppDeps) {
         req: (req: { method: string; url: string }) => ({ method: req.method, path: req.url.split('?')[0] }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },
+      // A 5xx is something to look at: error level, with the error that caused it (res.err).
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      customSuccessObject: (req, res, line) => requestFacts(req as express.Request, res as express.Response, line),
+      customErrorObject: (req, res, _err, line) => requestFacts(req as express.Request, res as express.Response, line),
     }),
   );
   app.use(docsPolicy);
@@ -118,8 +132,9 @@ export async function createApp(deps: AppDeps) {
   app.use(route);
 
   const problemMiddleware: ErrorRequestHandler = (error, req, res, _next) => {
-    const { error: appError, unexpected } = toAppError(error);
-    if (unexpected) req.log.error({ err: error }, 'unexpected error');
+    const { error: appError } = toAppError(error);
+    // The request's own log line (pino-http) carries it, at error level.
+    if (appError.status >= 500) res.err = error as Error;
     if (res.headersSent) return res.end();
     const call = res.locals.call as Call | undefined;
     check(call?.operationId, send(res, {

@@ -12,6 +12,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** A start-up failure the operator can fix (a port in use, an unwritable DATA_DIR): one log line, no stack trace. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
 const MIN_PRODUCTION_KEY = 32;
 // Echoing these into start-up logs would leak credentials.
 const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL', 'SMTP_URL']);
@@ -178,6 +183,11 @@ const schema = z
     PASSWORD_RESET_TTL_SECONDS: int(60, 7 * 86_400, 3600),
     EMAIL_VERIFICATION_TTL_SECONDS: int(60, 30 * 86_400, 86_400),
     REQUIRE_VERIFIED_EMAIL: z.enum(['true', 'false'], 'must be true or false').default('false').transform((s) => s === 'true'),
+    // Bind addresses and the stop's timings (issue 23).
+    HOST: z.string().refine((s) => isIP(s) !== 0, 'must be an IP address such as 0.0.0.0, 127.0.0.1 or ::').optional(),
+    METRICS_HOST: z.string().refine((s) => isIP(s) !== 0, 'must be an IP address such as 0.0.0.0, 127.0.0.1 or ::').optional(),
+    SHUTDOWN_DRAIN_SECONDS: int(0, 300, 5),
+    SHUTDOWN_GRACE_SECONDS: int(1, 600, 4),
   })
   // `when` makes this run even after single variables failed (so every problem is reported in one go);
   // values may then still be raw, hence only presence and equality tests here.
@@ -213,9 +223,10 @@ const schema = z
     // JSON lines unless someone is developing: log shippers read those, people read pretty ones.
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     webConcurrency: e.WEB_CONCURRENCY,
-    http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
+    http: { port: e.PORT, host: e.HOST, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
     db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS },
-    metrics: { port: e.METRICS_PORT },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
     auth: {
       secretKey: resolveSecret(e.NODE_ENV, e.SECRET_KEY, resolve(e.DATA_DIR)),
       accessTokenTtl: e.ACCESS_TOKEN_TTL,

@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
@@ -24,4 +25,25 @@ export async function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'
     logger.warn({ err: error }, 'LOG_FORMAT=pretty needs the pino-pretty dev dependency; logging JSON instead');
     return logger;
   }
+}
+
+/**
+ * For JSON logs (production): every line the process writes is JSON. What libraries write with
+ * console (knex's warnings with their stacks, pg's notices), Node's own warnings and a crash's
+ * stack trace go through the logger, at their level, instead of as raw lines a log shipper
+ * cannot read.
+ */
+export function routeConsoleToLogger(logger: Logger) {
+  const to = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => logger[level]({ source: 'console' }, format(...args));
+  console.debug = console.trace = to('debug');
+  console.log = console.info = to('info');
+  console.warn = to('warn');
+  console.error = to('error');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => logger.warn({ err: warning }, warning.message));
+  // An unhandled rejection becomes an uncaught exception too (Node's default --unhandled-rejections=throw).
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, `uncaught exception: ${err.message}`);
+    process.exit(1);
+  });
 }

@@ -1,20 +1,20 @@
 import cluster from 'node:cluster';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import { pruneExpired } from './auth/pruning.js';
-import { loadConfigOrExit, type Config } from './config.js';
+import { allListenersClosed, runPrimary } from './cluster.js';
+import { loadConfigOrExit, StartupError, type Config } from './config.js';
 import { migrateToLatest, pendingMigrations } from './db/migrate.js';
 import { listen, stop } from './http/server.js';
-import { createLogger } from './logging.js';
+import { createLogger, routeConsoleToLogger } from './logging.js';
 import { openDatabase } from './db/open.js';
 import { clusterScrape, createMetrics, registryScrape, serveMetrics } from './metrics.js';
 import { ensureAdmin } from './users/admin.js';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
-// Shorter than the usual 30 s a container gets between SIGTERM and SIGKILL.
-const SHUTDOWN_GRACE_MS = 20_000;
 
 // Where start-up time goes (node, tsx and imports are `boot`): logged at debug, read by bench/startup.ts.
 const phases: Record<string, number> = { boot: Math.round(performance.now()) };
@@ -55,11 +55,42 @@ async function prepareDatabase(config: Config, logger: Logger) {
 }
 
 async function serve(config: Config, logger: Logger, knex: Knex) {
+  let stopping = false;
+  let listening: Promise<Server> | undefined;
+  let metricsServer: Server | undefined;
+  // /readyz answers 503 from the first moment, so that a load balancer stops sending new requests
+  // while the server still answers them; then the listener closes and requests in flight finish.
+  // Set up before the listener opens: in a cluster, connections come as soon as it does.
+  const shutDown = async (signal: string) => {
+    stopping = true;
+    clearInterval(pruning);
+    const { drainSeconds, graceSeconds } = config.shutdown;
+    logger.info({ signal, drain_seconds: drainSeconds, grace_seconds: graceSeconds }, 'shutting down');
+    const server = await listening;
+    // Long-lived responses (event streams) are to end here, at the start of the drain, with a retry hint.
+    if (server) await stop(server, { drainMs: drainSeconds * 1000, graceMs: graceSeconds * 1000, listenersClosed: allListenersClosed });
+    metricsServer?.closeAllConnections();
+    metricsServer?.close();
+    await close?.();
+    await knex.destroy();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  let pruning: NodeJS.Timeout | undefined;
+  let close: (() => Promise<void>) | undefined;
+  process.once('SIGTERM', () => void shutDown('SIGTERM'));
+  process.once('SIGINT', () => void shutDown('SIGINT'));
+
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(knex);
-  const { app, close } = await timed('app', () => createApp({ config, knex, logger, metrics }));
-  const server = await listen(app, config.http);
+  const created = await timed('app', () => createApp({ config, knex, logger, metrics, isStopping: () => stopping }));
+  close = created.close;
+  if (stopping) return;
+  listening = listenOrExplain(() => listen(created.app, config.http), config.http, 'PORT');
+  const server = await listening;
   // In a cluster the primary serves the workers' metrics, aggregated.
-  const metricsServer = metrics && cluster.isPrimary ? await serveMetrics(config.metrics.port!, registryScrape(metrics.registry)) : undefined;
+  if (metrics && cluster.isPrimary) {
+    metricsServer = await listenOrExplain(() => serveMetrics(config.metrics, registryScrape(metrics.registry)), config.metrics, 'METRICS_PORT');
+  }
   const { port } = server.address() as AddressInfo;
   const database = config.db.url ? 'postgresql' : 'embedded';
   logger.info({ port, metricsPort: config.metrics.port, database, startup_ms: Math.round(performance.now()) }, `listening on http://localhost:${port}`);
@@ -67,47 +98,42 @@ async function serve(config: Config, logger: Logger, knex: Knex) {
 
   const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
   void prune();
-  const pruning = setInterval(prune, PRUNE_EVERY_MS).unref();
+  pruning = setInterval(prune, PRUNE_EVERY_MS).unref();
+}
 
-  const shutDown = async (signal: string) => {
-    clearInterval(pruning);
-    logger.info({ signal }, 'shutting down');
-    metricsServer?.close();
-    await stop(server, SHUTDOWN_GRACE_MS);
-    await close();
-    await knex.destroy();
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutDown('SIGTERM'));
-  process.once('SIGINT', () => void shutDown('SIGINT'));
+/** A listener that cannot bind ends start-up with one line that says why, not a stack trace. */
+async function listenOrExplain<T>(start: () => Promise<T>, { port, host }: { port?: number; host?: string }, variable: string): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const where = `${host ?? 'every interface'} port ${port}`;
+    const why = code === 'EADDRINUSE' ? 'the port is in use (is another server still running?)' : code === 'EADDRNOTAVAIL' ? 'no interface of this machine has that address' : message;
+    throw new StartupError(`cannot listen on ${where} (${variable}): ${why}`);
+  }
 }
 
 const config = loadConfigOrExit();
 const logger = await createLogger(config);
+if (config.logFormat === 'json') routeConsoleToLogger(logger);
+const stopWithinMs = (config.shutdown.drainSeconds + config.shutdown.graceSeconds) * 1000;
 
-if (cluster.isPrimary) {
-  // Migrate and seed once, before any worker starts: knex's migration lock would fail the others.
-  const knex = await prepareDatabase(config, logger);
-  if (config.webConcurrency === 1) {
-    await serve(config, logger, knex);
-  } else {
-    await knex.destroy();
-    const metricsServer = config.metrics.port === undefined ? undefined : await serveMetrics(config.metrics.port, clusterScrape());
-    let stopping = false;
-    for (let i = 0; i < config.webConcurrency; i++) cluster.fork();
-    cluster.on('exit', (worker, code) => {
-      if (stopping) return;
-      logger.error({ pid: worker.process.pid, code }, 'worker exited; starting another');
-      cluster.fork();
-    });
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => {
-        stopping = true;
-        metricsServer?.close();
-        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
-      });
+try {
+  if (cluster.isPrimary) {
+    // Migrate and seed once, before any worker starts: knex's migration lock would fail the others.
+    const knex = await prepareDatabase(config, logger);
+    if (config.webConcurrency === 1) {
+      await serve(config, logger, knex);
+    } else {
+      await knex.destroy();
+      const metricsServer = config.metrics.port === undefined ? undefined : await listenOrExplain(() => serveMetrics(config.metrics, clusterScrape()), config.metrics, 'METRICS_PORT');
+      runPrimary({ workers: config.webConcurrency, logger, stopWithinMs, onStopped: () => metricsServer?.close() });
     }
+  } else {
+    await serve(config, logger, await openDatabase(config));
   }
-} else {
-  await serve(config, logger, await openDatabase(config));
+} catch (error) {
+  if (!(error instanceof StartupError)) throw error;
+  logger.fatal(error.message);
+  process.exit(1);
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Knex } from 'knex';
-import { AggregatorRegistry, collectDefaultMetrics, Gauge, Histogram, type PrometheusContentType, type Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Gauge, Histogram, Registry, type PrometheusContentType } from 'prom-client';
 
 // OpenTelemetry's HTTP semantic conventions: known methods by name, any other as _OTHER; the
 // route is a template (never the raw path, which carries ids), and one fixed value when no
@@ -11,6 +11,13 @@ const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'P
 export const UNMATCHED_ROUTE = 'unmatched';
 // The bucket boundaries OpenTelemetry advises for http.server.request.duration.
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+// prom-client's gauges of the same counts by type remain (sum them for a total): a gauge named
+// `_total` reads as a counter, and `promtool check metrics` refuses it.
+const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+// Statuses whose series exist from the start, at 0, for every operation: a series that appears
+// with its first error gives rate() nothing to compare it with, and an alert on 5xx misses it.
+const STATUSES_SEEN_FROM_START = [500, 503];
 
 interface Pool {
   max: number;
@@ -27,12 +34,15 @@ export interface Metrics {
   registry: Registry;
   /** Times every response; `routeOf` names the spec path template of the request, if any. */
   middleware(routeOf: (req: Request) => string | undefined): RequestHandler;
+  /** Starts the error series of every operation at 0 (see STATUSES_SEEN_FROM_START). */
+  expectRoutes(routes: { method: string; route: string }[]): void;
 }
 
 export function createMetrics(knex: Knex): Metrics {
   const registry = new AggregatorRegistry<PrometheusContentType>();
   AggregatorRegistry.setRegistries([registry]);
   collectDefaultMetrics({ register: registry });
+  for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
 
   const duration = new Histogram({
     name: 'http_server_request_duration_seconds',
@@ -45,8 +55,10 @@ export function createMetrics(knex: Knex): Metrics {
   // knex's tarn pool (PGlite's holds its one connection); none once the database is closed.
   const pool = () => (knex.client as { pool?: Pool }).pool;
   const poolName = { db_client_connection_pool_name: 'knex' };
+  // OpenTelemetry's db.client.connection.count would be db_client_connection_count, a name
+  // Prometheus keeps for histograms and summaries; its earlier name for the same gauge is this one.
   new Gauge({
-    name: 'db_client_connection_count',
+    name: 'db_client_connections_usage',
     help: 'Database connections of this pool by state: used (checked out) or idle.',
     labelNames: ['db_client_connection_pool_name', 'db_client_connection_state'],
     registers: [registry],
@@ -76,6 +88,13 @@ export function createMetrics(knex: Knex): Metrics {
 
   return {
     registry,
+    expectRoutes(routes) {
+      for (const { method, route } of routes) {
+        for (const status of STATUSES_SEEN_FROM_START) {
+          duration.zero({ http_request_method: method, http_route: route, http_response_status_code: status });
+        }
+      }
+    },
     middleware: (routeOf) => (req, res, next) => {
       const start = process.hrtime.bigint();
       res.once('finish', () => {
@@ -98,7 +117,7 @@ export function createMetrics(knex: Knex): Metrics {
  * GET /metrics on its own port, so that it is only public where someone publishes that port.
  * `scrape` is this process's registry, or the cluster primary's aggregate of its workers.
  */
-export async function serveMetrics(port: number, scrape: { contentType: string; text(): Promise<string> }): Promise<Server> {
+export async function serveMetrics({ port, host }: { port?: number; host?: string }, scrape: { contentType: string; text(): Promise<string> }): Promise<Server> {
   const handle: RequestListener = (req, res) => {
     if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found: metrics are at GET /metrics\n');
@@ -109,15 +128,28 @@ export async function serveMetrics(port: number, scrape: { contentType: string; 
       (error: Error) => res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`metrics unavailable: ${error.message}\n`),
     );
   };
-  const server = createServer(handle).listen(port);
+  const server = createServer(handle).listen(port, host);
   await once(server, 'listening');
   return server;
 }
 
 export const registryScrape = (registry: Registry) => ({ contentType: registry.contentType, text: () => registry.metrics() });
 
-/** In the cluster primary: one view of every worker's metrics, summed (prom-client's aggregation). */
+/**
+ * In the cluster primary: one view of every worker's metrics, summed (prom-client's aggregation),
+ * and the primary's start time, which the sum leaves out (a sum of start times means nothing) but
+ * dashboards and `resets()` alerts read.
+ */
 export function clusterScrape() {
   const aggregator = new AggregatorRegistry();
-  return { contentType: aggregator.contentType, text: () => aggregator.clusterMetrics() };
+  const primary = new Registry();
+  new Gauge({
+    name: 'process_start_time_seconds',
+    help: 'Start time of the process since unix epoch in seconds.',
+    registers: [primary],
+    collect() {
+      this.set(Math.round(Date.now() / 1000 - process.uptime()));
+    },
+  });
+  return { contentType: aggregator.contentType, text: async () => (await aggregator.clusterMetrics()) + (await primary.metrics()) };
 }

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { configVariables, loadConfig } from '../src/config.js';
 
@@ -12,7 +14,7 @@ const run = promisify(execFile);
 const read = (file: string) => readFileSync(file, 'utf8');
 const packageJson = JSON.parse(read('package.json')) as { scripts: Record<string, string>; engines: { node: string } };
 
-const KEYWORDS = new Set(['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'CMD', 'ENTRYPOINT', 'LABEL']);
+const KEYWORDS = new Set(['ARG', 'FROM', 'WORKDIR', 'COPY', 'RUN', 'ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'CMD', 'ENTRYPOINT', 'LABEL', 'STOPSIGNAL']);
 
 function stages(file: string) {
   const dockerfile = DockerfileParser.parse(read(file));
@@ -93,7 +95,7 @@ describe('the API image', () => {
     expect(read('.ci/run')).toContain('NODE_IMAGE');
   });
 
-  it('runs in exec form exactly what npm start runs', () => {
+  it('runs node itself in exec form (the command npm start names, without npm, which would not pass SIGTERM on)', () => {
     const cmd = execForm(last('CMD')!);
     expect(cmd).toEqual(packageJson.scripts.start!.split(' '));
     expect(runtime.instructions.some((i) => i.getKeyword() === 'ENTRYPOINT')).toBe(false);
@@ -123,22 +125,70 @@ describe('.dockerignore', () => {
 });
 
 describe('compose.yaml', () => {
-  const compose = (env: Record<string, string>) =>
-    run('docker-compose', ['-f', 'compose.yaml', '--profile', 'pgbouncer', 'config', '-q'], { env: { PATH: process.env.PATH, ...env } });
+  // A project directory as an operator has it: compose.yaml and a .env made from .env.example.
+  const project = (dotEnv: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tm-compose-'));
+    cpSync('compose.yaml', join(dir, 'compose.yaml'));
+    symlinkSync(join(process.cwd(), 'docker'), join(dir, 'docker'));
+    writeFileSync(join(dir, '.env'), dotEnv);
+    return dir;
+  };
+  const exampleWith = (extra: string) => `${read('.env.example')}\n${extra}\n`;
+  const config = async (dotEnv: string, args: string[] = []) => {
+    const dir = project(dotEnv);
+    try {
+      return await run('docker-compose', ['-f', 'compose.yaml', ...args, 'config'], { cwd: dir, env: { PATH: process.env.PATH } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const key = `SECRET_KEY=${'k'.repeat(32)}`;
+  const service = (stdout: string, name: string) => (parse(stdout) as { services: Record<string, Record<string, unknown>> }).services[name]!;
 
   it('is a valid compose file (docker-compose config)', async () => {
-    await expect(compose({ SECRET_KEY: 'k'.repeat(32) })).resolves.toBeDefined();
+    await expect(config(exampleWith(key), ['--profile', 'pgbouncer'])).resolves.toBeDefined();
   });
 
   it('refuses to start without SECRET_KEY, and says so', async () => {
-    await expect(compose({})).rejects.toMatchObject({ stderr: expect.stringContaining('set SECRET_KEY in .env') });
+    await expect(config(read('.env.example'))).rejects.toMatchObject({ stderr: expect.stringContaining('set SECRET_KEY in .env') });
   });
 
   it('starts the API after PostgreSQL is healthy and the migrations have finished', async () => {
-    const { stdout } = await run('docker-compose', ['-f', 'compose.yaml', 'config'], { env: { PATH: process.env.PATH, SECRET_KEY: 'k'.repeat(32) } });
+    const { stdout } = await config(exampleWith(key));
     expect(stdout).toMatch(/api:[\s\S]*depends_on:\s+db:\s+condition: service_healthy\s+migrate:\s+condition: service_completed_successfully/);
     expect(stdout).toMatch(/migrate:[\s\S]*command:\s+- migrate/);
     expect(stdout).toMatch(/pgdata:/);
+  });
+
+  it('passes every setting of .env to the API and the migrations, and fixes only what the containers need', async () => {
+    const { stdout } = await config(exampleWith(`${key}\nADMIN_EMAIL=root@example.com\nADMIN_PASSWORD=a-long-admin-passphrase\nLOG_LEVEL=debug`));
+    for (const name of ['api', 'migrate']) {
+      const environment = service(stdout, name).environment as Record<string, string>;
+      expect(configVariables.filter((variable) => !(variable in environment)), name).toEqual([]);
+      expect(environment).toMatchObject({ NODE_ENV: 'production', ADMIN_EMAIL: 'root@example.com', LOG_LEVEL: 'debug', PORT: '8000' });
+      expect(environment.DATABASE_URL).toMatch(/@db:5432\/tasks$/);
+    }
+  });
+
+  it("runs two workers unless .env names a number: .env.example's empty WEB_CONCURRENCY does not override it", async () => {
+    const workers = async (dotEnv: string) => (service((await config(dotEnv)).stdout, 'api').environment as Record<string, string>).WEB_CONCURRENCY;
+    expect(await workers(exampleWith(key))).toBe('2');
+    expect(await workers(exampleWith(`${key}\nWEB_CONCURRENCY=3`))).toBe('3');
+  });
+
+  it("gives the API longer to stop than the server's drain and grace take", async () => {
+    const grace = String(service((await config(exampleWith(key))).stdout, 'api').stop_grace_period);
+    const seconds = Number(/^(\d+)s$/.exec(grace)?.[1]);
+    const { drainSeconds, graceSeconds } = loadConfig({ NODE_ENV: 'test' }).shutdown;
+    expect(seconds).toBeGreaterThan(drainSeconds + graceSeconds);
+  });
+
+  it('stops PgBouncer with SIGINT, its safe stop, and checks its health with a client its image has', async () => {
+    const pgbouncer = service((await config(exampleWith(key), ['--profile', 'pgbouncer'])).stdout, 'pgbouncer');
+    expect(pgbouncer.stop_signal).toBe('SIGINT');
+    expect((pgbouncer.healthcheck as { test: string[] }).test).toContain('pg_isready');
+    expect(read('docker/pgbouncer/Dockerfile')).toMatch(/apt-get install[^\n]* postgresql-client/);
+    expect(read('docker/pgbouncer/Dockerfile')).toMatch(/^STOPSIGNAL SIGINT$/m);
   });
 });
 

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../src/client/index.js';
@@ -26,6 +28,13 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     if (wanted.every((label) => have.includes(label))) return Number(match[3]);
   }
   return undefined;
+}
+
+/** `promtool check metrics` (Debian's prometheus package): naming and format problems, or ''. */
+async function promtool(text: string): Promise<string> {
+  const check = promisify(execFile)('promtool', ['check', 'metrics']);
+  check.child.stdin!.end(text);
+  return check.then(({ stdout, stderr }) => stdout + stderr, (error: { stdout: string; stderr: string }) => error.stdout + error.stderr);
 }
 
 const requests = (route: string, status: number, method = 'GET') => ({
@@ -77,15 +86,27 @@ describe('GET /metrics on METRICS_PORT', () => {
     const pool = { db_client_connection_pool_name: 'knex' };
     // PostgreSQL: DATABASE_POOL_MAX (10 by default); PGlite: its one connection.
     expect(sample(text, 'db_client_connection_max', pool)).toBe(process.env.TEST_DATABASE_URL ? 10 : 1);
-    expect(sample(text, 'db_client_connection_count', { ...pool, db_client_connection_state: 'used' })).toBeGreaterThanOrEqual(0);
-    expect(sample(text, 'db_client_connection_count', { ...pool, db_client_connection_state: 'idle' })).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'db_client_connections_usage', { ...pool, db_client_connection_state: 'used' })).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'db_client_connections_usage', { ...pool, db_client_connection_state: 'idle' })).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'db_client_connection_pending_requests', pool)).toBe(0);
   });
 
   it("includes Node's default process metrics", async () => {
     const text = await scrape(metrics());
-    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'process_start_time_seconds']) {
       expect(sample(text, name)).toBeGreaterThanOrEqual(0);
+    }
+    expect(sample(text, 'nodejs_active_handles', { type: 'Server' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('passes promtool check metrics: no gauge named like a counter, no reserved suffix', async () => {
+    expect(await promtool(await scrape(metrics()))).toBe('');
+  });
+
+  it('has the 500 and 503 series of every operation at 0 before any error, so rate() sees the first one', async () => {
+    const text = await scrape(metrics());
+    for (const [method, route] of [['POST', '/tasks'], ['GET', '/tasks/{id}'], ['POST', '/auth/login'], ['GET', '/readyz']] as const) {
+      for (const status of [500, 503]) expect(sample(text, 'http_server_request_duration_seconds_count', requests(route, status, method)), `${method} ${route} ${status}`).toBe(0);
     }
   });
 
@@ -127,6 +148,11 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics with WEB_CONCURRENCY=2'
       for (let i = 0; i < 20; i++) expect((await fetch(`http://127.0.0.1:${port}/readyz`, { headers: { Connection: 'close' } })).status).toBe(200);
       text = await scrape(metricsUrl);
       expect(sample(text, 'http_server_request_duration_seconds_count', requests('/readyz', 200))).toBe(before + 20);
+      // The sum leaves the start times out; the primary's own is there, once.
+      const started = sample(text, 'process_start_time_seconds')!;
+      expect(Math.abs(started - Date.now() / 1000)).toBeLessThan(300);
+      expect(text.match(/^process_start_time_seconds /gm)).toHaveLength(1);
+      expect(await promtool(text)).toBe('');
     } finally {
       child.kill('SIGTERM');
     }

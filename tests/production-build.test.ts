@@ -57,7 +57,7 @@ describe.skipIf(!enabled)('the compiled build with production dependencies only'
     expect(output).toMatch(/schema is behind this build: run the migrations first \(npm run migrate/);
   }, 60_000);
 
-  it('migrates with npm run migrate, then serves as npm start does and stops cleanly on SIGTERM', async () => {
+  it("migrates with npm run migrate, then serves as node dist/src/main.js (the image's CMD) and stops cleanly on SIGTERM", async () => {
     expect(await npm(['run', 'migrate'])).toMatchObject({ code: 0, output: expect.stringMatching(/^applied \d+ migration\(s\):\n {2}2026/) });
     expect(await npm(['run', 'migrate'])).toMatchObject({ code: 0, output: expect.stringContaining('database schema is up to date') });
     const port = await freePort();

@@ -8,6 +8,15 @@ import pg from 'pg';
 import ClientPg from 'knex/lib/dialects/postgres/index.js';
 
 const INT8_OID = 20;
+// knex writes its warnings ("Acquire connection error" and its stack during an outage) with
+// console.log by default; at their level through console, they become JSON lines with the rest
+// in production (src/logging.ts).
+const knexLog: Knex.Config['log'] = {
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+  deprecate: (message: string) => console.warn(message),
+  debug: (message: string) => console.debug(message),
+};
 // PGlite has a single connection, so a query waiting for it should fail fast rather than hang;
 // on pg the same bound turns an exhausted pool into an error instead of a minute-long stall.
 const ACQUIRE_TIMEOUT_MS = 10_000;
@@ -99,6 +108,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
       connection: { connectionString: opts.databaseUrl, types: pgTypes },
       pool: { min: 0, max: opts.poolMax ?? 10 },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
+      log: knexLog,
     });
   }
   if (!opts.dataDir) throw new Error('createDatabase needs a databaseUrl or a dataDir');
@@ -115,6 +125,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
     // knex-pglite takes a ready instance this way; its typings only know file names.
     connection: { pglite } as unknown as Knex.StaticConnectionConfig,
     acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
+    log: knexLog,
   });
 }
 

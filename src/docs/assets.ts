@@ -8,9 +8,14 @@ import { withoutCdnLogos } from './offline.js';
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
 
-const SWAGGER_INIT = `window.ui = SwaggerUIBundle({
-  url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null,
-  persistAuthorization: true, deepLinking: true,
+// Try it out calls the server that serves this page, wherever it runs: the spec's first server is
+// a local address, the default base URL of generated clients.
+const SWAGGER_INIT = `fetch('/openapi.json').then((res) => res.json()).then((spec) => {
+  spec.servers = [{ url: window.location.origin, description: 'The server that serves this page' }];
+  window.ui = SwaggerUIBundle({
+    spec, dom_id: '#swagger-ui', validatorUrl: null,
+    persistAuthorization: true, deepLinking: true,
+  });
 });
 `;
 const REDOC_INIT = `Redoc.init('/openapi.json', {}, document.getElementById('redoc'));\n`;

@@ -13,6 +13,7 @@ export interface HandlerDeps {
   config: Config;
   knex: Knex;
   auth: Auth;
+  isStopping?: () => boolean;
 }
 
 export function createHandlers(deps: HandlerDeps): OperationHandlers {

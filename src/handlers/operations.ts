@@ -8,10 +8,12 @@ import { specJsonText, specYamlText } from '../spec.js';
 
 const html = (page: string) => async () => ({ status: 200, body: page, contentType: 'text/html' });
 
-export function operationsHandlers(deps: { knex: Knex }): OperationHandlers {
+export function operationsHandlers(deps: { knex: Knex; isStopping?: () => boolean }): OperationHandlers {
   return {
     getHealth: async () => json(200, { status: 'ok' }),
     getReadiness: async () => {
+      // While shutting down, so that load balancers send new requests elsewhere; it still answers them.
+      if (deps.isStopping?.()) throw problems.unavailable('This instance is shutting down; other instances take its requests.');
       if (!(await isDatabaseReady(deps.knex))) throw problems.unavailable();
       return json(200, { status: 'ok', database: 'ok' });
     },

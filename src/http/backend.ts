@@ -25,6 +25,8 @@ export interface Call {
   laxIntegers?: ProblemError[];
   /** The spec's path template of the matched operation, such as /tasks/{id}. */
   route?: string;
+  /** The authenticated caller's id, for the request log. */
+  userId?: string;
 }
 
 export interface BackendDeps {
@@ -66,7 +68,10 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
       postSecurityHandler: (c: Context, call: Call) => {
         // A secured operation that failed its check goes on to unauthorizedHandler instead.
         if ((c.operation.security ?? []).length > 0 && !c.security.authorized) return;
-        if (c.security.bearerAuth) checkRoles(c, c.security.bearerAuth as Caller);
+        if (c.security.bearerAuth) {
+          call.userId = (c.security.bearerAuth as Caller).userId;
+          checkRoles(c, c.security.bearerAuth as Caller);
+        }
         checkMediaType(c, call.hasBody);
       },
       unauthorizedHandler: (c: Context) => {

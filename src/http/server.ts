@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, STATUS_CODES, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AppError } from './problem.js';
 
@@ -13,8 +14,11 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 // How often Node looks for requests past their timeouts; the default, 30 s, could double them.
 const TIMEOUT_CHECK_INTERVAL_MS = 500;
-// While stopping, how often connections whose last request has been answered are closed.
+// While stopping, how often idle connections are looked for, and how long a connection must have
+// been idle to be closed: a client that has just had an answer may be sending its next request
+// right now, and closing under it is exactly the reset a graceful stop must avoid.
 const IDLE_SWEEP_MS = 100;
+const IDLE_BEFORE_CLOSE_MS = 1000;
 
 /**
  * The server's timeouts. A whole request, headers and body, must arrive within the request
@@ -56,8 +60,43 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex) {
 
 export interface ListenOptions {
   port: number;
+  /** Bind address (HOST); unset: every interface. */
   host?: string;
   requestTimeoutSeconds: number;
+}
+
+interface Connection {
+  /** Requests read and not yet answered. */
+  responses: Set<ServerResponse>;
+  idleSince: number;
+}
+
+const connections = new WeakMap<Server, Map<Socket, Connection>>();
+const stopping = new WeakSet<Server>();
+
+/**
+ * Knows, for a graceful stop, which connections carry a request and since when the others have
+ * been idle; once the server is stopping, every answer says `Connection: close`.
+ */
+function trackConnections(server: Server) {
+  const all = new Map<Socket, Connection>();
+  connections.set(server, all);
+  server.on('connection', (socket: Socket) => {
+    all.set(socket, { responses: new Set(), idleSince: Date.now() });
+    socket.once('close', () => all.delete(socket));
+  });
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const connection = all.get(req.socket);
+    if (!connection) return;
+    connection.responses.add(res);
+    if (stopping.has(server)) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      connection.responses.delete(res);
+      connection.idleSince = Date.now();
+    });
+  };
+  // Before the app's listener, so that the header is set before anything is sent.
+  for (const event of ['request', 'checkContinue', 'checkExpectation']) server.prependListener(event, onRequest);
 }
 
 export async function listen(app: RequestListener, { port, host, requestTimeoutSeconds }: ListenOptions): Promise<Server> {
@@ -74,18 +113,52 @@ export async function listen(app: RequestListener, { port, host, requestTimeoutS
   server.on('checkContinue', app);
   server.on('checkExpectation', app);
   server.on('clientError', answerClientError);
+  trackConnections(server);
   server.listen(port, host);
   await once(server, 'listening');
   return server;
 }
 
-/** Stops accepting, lets requests in flight finish (up to `graceMs`), then cuts what is left. */
-export async function stop(server: Server, graceMs: number): Promise<void> {
-  // close() ends the connections that are idle now; a keep-alive connection whose request is
-  // answered later goes idle then, and would otherwise hold the process for the whole grace period.
-  const closed = new Promise((resolve) => server.close(resolve));
-  const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+export interface StopOptions {
+  /** How long to keep accepting (and answering) after the stop began, while /readyz says 503. */
+  drainMs: number;
+  /** Then, how long requests in flight may take before their connections are cut. */
+  graceMs: number;
+  /** Resolves when no other process takes connections for this listener any more (see src/cluster.ts). */
+  listenersClosed?: () => Promise<void>;
+}
+
+/**
+ * A stop that loses no request. For `drainMs` nothing changes but /readyz (the app's part), so that
+ * load balancers move new requests elsewhere while this server still answers them. Then the
+ * listener closes, and each kept-alive connection is told `Connection: close` on its next answer
+ * instead of being cut under a request it may be sending; requests in flight finish; a connection
+ * idle for a moment is closed; whatever is left after `graceMs` is cut.
+ *
+ * Keep-alive goes on during the drain on purpose: answering `Connection: close` then would make
+ * every client reconnect for every request, and connections still waiting to be accepted when the
+ * listener closes are reset by the kernel.
+ */
+export async function stop(server: Server, { drainMs, graceMs, listenersClosed }: StopOptions): Promise<void> {
+  const all = connections.get(server) ?? new Map<Socket, Connection>();
+  if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
+  // net's close, not http's: since Node 19 http's also closes every idle connection at once,
+  // including those whose client is sending a request at this very moment.
+  const closed = new Promise((resolve) => NetServer.prototype.close.call(server, resolve));
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await listenersClosed?.();
+  stopping.add(server);
+  for (const { responses } of all.values()) {
+    for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+  }
+  const closeIdle = () => {
+    const now = Date.now();
+    for (const [socket, connection] of all) {
+      if (connection.responses.size === 0 && now - connection.idleSince >= IDLE_BEFORE_CLOSE_MS) socket.destroy();
+    }
+  };
+  closeIdle();
+  const sweep = setInterval(closeIdle, IDLE_SWEEP_MS);
   await closed;
   clearInterval(sweep);
   clearTimeout(timer);

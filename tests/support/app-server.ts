@@ -64,7 +64,7 @@ async function serve(instance: { db: TestDatabase; config: Config; options: Serv
     onResponseViolation: (found) => violations.push(...found),
   });
   const server: Server = await listen(app, { ...config.http, port: 0, host: '127.0.0.1' });
-  const metricsServer = metrics && (await serveMetrics(config.metrics.port!, registryScrape(metrics.registry)));
+  const metricsServer = metrics && (await serveMetrics({ port: config.metrics.port }, registryScrape(metrics.registry)));
   const serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   // `make test-conformance` runs the whole suite once more through Prism.
   const proxy = process.env.CONFORMANCE === 'prism' && !options.direct ? await startConformanceProxy(serverUrl) : undefined;

@@ -1,9 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** The server as `make run` starts it (src/main.ts), with only the variables given plus PATH. */
+/**
+ * The server from its sources (src/main.ts), with only the variables given plus PATH. Node runs it
+ * itself with tsx's loader, so that signals reach the server as in production: the `tsx` command
+ * is a parent process that SIGKILLs its child when the child does not acknowledge a relayed
+ * signal within 30 ms, which a busy server may not.
+ */
 export function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn('node_modules/.bin/tsx', ['src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
