@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { OperationHandlers } from '../http/operations.js';
 import { createCursors } from '../paging/cursor.js';
 import { authHandlers } from './auth.js';
+import { labelHandlers } from './labels.js';
 import { operationsHandlers } from './operations.js';
 import { taskHandlers } from './tasks.js';
 import { userHandlers } from './users.js';
@@ -20,6 +21,7 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
     ...operationsHandlers(deps),
     ...authHandlers(deps.auth),
     ...taskHandlers({ ...deps, cursors }),
+    ...labelHandlers(deps),
     ...userHandlers({ ...deps, cursors }),
   };
 }
