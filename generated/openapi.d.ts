@@ -249,7 +249,7 @@ export interface paths {
         /**
          * Create a task
          * @description Creates a task owned by the caller. `status` defaults to `todo`, `priority` to `none`,
-         *     `labels` to none and `due_at` to `null`; `completed_at` is set when the task is created `done`.
+         *     `labels` to `[]` and `due_at` to `null`; `completed_at` is set when the task is created `done`.
          *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
          *     minute by default, then 429 with `Retry-After`).
          *
