@@ -76,16 +76,19 @@ export function createTasks(knex: Knex, cursors: Cursors) {
       if (label) query.whereRaw("tasks.label_keys @> array[?::text] and tasks.label_keys <> '{}'", [labelKey(label)]);
       if (due_before || due_after) {
         // On the expression that a due_at listing sorts on, so that its index range starts at the
-        // bound; tasks without due_at, which that expression puts at infinity, are left out.
+        // bound. That expression puts tasks without due_at at its far end; the last condition
+        // leaves them out.
         const due = sortKey(orderOf(sort === '-due_at' ? '-due_at' : 'due_at'));
         if (due_before) query.whereRaw(`${due} < ?`, ['tasks.due_at', dateOf(due_before)]);
         if (due_after) query.whereRaw(`${due} >= ?`, ['tasks.due_at', dateOf(due_after)]);
         query.whereNotNull('tasks.due_at');
       }
-      // A cursor continues only the walk it came from: this caller, sort and filters. The filters
-      // of 1.2 join the list only when given, so that cursors handed out by 1.1 stay valid.
-      const planning = priority || label || due_before || due_after ? [{ priority, label: label && labelKey(label), due_before: due_before && instantOf(due_before), due_after: due_after && instantOf(due_after) }] : [];
-      const listing = cursors.of(['tasks', caller.userId, sort, status ?? null, q ?? null, owner_id ?? null, ...planning]);
+      // A cursor continues only the walk it came from: this caller, sort and filters, each as
+      // compared (a label by its key, an instant whatever its offset). The filters of 1.2 join the
+      // list only when given, so that cursors handed out by 1.1 stay valid.
+      const planning = { priority, label: label && labelKey(label), due_before: due_before && instantOf(due_before), due_after: due_after && instantOf(due_after) };
+      const scope = ['tasks', caller.userId, sort, status ?? null, q ?? null, owner_id ?? null];
+      const listing = cursors.of(Object.values(planning).some((v) => v !== undefined) ? [...scope, planning] : scope);
       return pageOf(query, orderOf(sort), { limit, offset, cursor }, listing);
     },
 
