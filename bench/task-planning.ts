@@ -118,8 +118,69 @@ async function fill(knex: Knex) {
   console.log(`due dates, priorities and labels set in ${seconds(started)}`);
 }
 
-async function report(knex: Knex) {
+// What the planning columns cost the statements 1.1 already had (as the API sends them): on two
+// fresh copies of the table, one as 1.2 has it (every column and index, the completed_at trigger)
+// and one as 1.1 had it (its columns and indexes only), timed in alternating blocks from this one
+// process, so that both see the same load and the same physical history; the ratio of the two
+// medians is what the new columns, indexes and trigger add at the database.
+async function costToExisting(knex: Knex, owner: string) {
+  const BLOCKS = 9;
+  const PER_BLOCK = 200;
+  const COLUMNS_1_1 = 'id, owner_id, title, description, status, created_at, updated_at';
+  const { rows: indexes } = await knex.raw<{ rows: { indexname: string; indexdef: string }[] }>(
+    "select indexname, indexdef from pg_indexes where schemaname = current_schema() and tablename = 'tasks' and indexname <> 'tasks_pkey'",
+  );
+  const copy = async (table: string, columns: string, planning: boolean) => {
+    await knex.raw(`drop table if exists ${table}`);
+    await knex.raw(`create table ${table} as select ${columns} from tasks`);
+    await knex.raw(`alter table ${table} add primary key (id), alter id set default gen_random_uuid(), alter status set default 'todo',
+      alter created_at set default now(), alter updated_at set default now()`);
+    if (planning) {
+      await knex.raw(`alter table ${table} alter priority set default 0, alter labels set default '{}', alter label_keys set default '{}'`);
+      await knex.raw(`create trigger ${table}_completed_at before insert or update of status on ${table} for each row execute function tasks_set_completed_at()`);
+    }
+    for (const { indexname, indexdef } of indexes) {
+      if (!planning && /due_at|priority|label/.test(indexname)) continue;
+      await knex.raw(indexdef.replace(/INDEX tasks_/, `INDEX ${table}_`).replace(/ ON (\S+\.)?tasks /, ` ON ${table} `));
+    }
+    await knex.raw(`vacuum analyze ${table}`);
+  };
+  const [before, after] = ['tasks_as_1_1', 'tasks_as_1_2'];
+  await copy(before, COLUMNS_1_1, false);
+  await copy(after, '*', true);
+  const ids = (await knex('tasks').where('owner_id', owner).orderBy('id').limit(PER_BLOCK).select('id')).map((r: { id: string }) => r.id);
+  const statements: [string, (table: string, i: number) => Promise<unknown>][] = [
+    ['GET /tasks/{id}', (table, i) => knex.raw(`select * from ${table} where id = ? and owner_id = ?`, [ids[i]!, owner])],
+    ['POST /tasks', (table, i) => knex.raw(`insert into ${table} (owner_id, title, description, status) values (?, ?, null, ?) returning *`, [owner, `New task ${i}`, i % 2 ? 'done' : 'todo'])],
+    [
+      'PUT /tasks/{id}, status changing',
+      (table, i) =>
+        knex.raw(`update ${table} set title = ?, status = ?, updated_at = greatest(now(), updated_at + interval '1 millisecond') where id = ? and owner_id = ? returning *`, [
+          `Renamed ${i}`,
+          ['todo', 'done', 'in_progress'][i % 3]!,
+          ids[i]!,
+          owner,
+        ]),
+    ],
+  ];
+  console.log(`\ncost to the statements 1.1 had: ${BLOCKS} alternating blocks of ${PER_BLOCK} on fresh copies of the table as 1.1 and as 1.2 have it; median ms per statement`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  for (const [label, statement] of statements) {
+    const times: Record<string, number[]> = { [before]: [], [after]: [] };
+    for (let block = 0; block < BLOCKS; block++) {
+      for (const table of block % 2 ? [after, before] : [before, after]) {
+        const started = performance.now();
+        for (let i = 0; i < PER_BLOCK; i++) await statement(table, i);
+        times[table]!.push((performance.now() - started) / PER_BLOCK);
+      }
+    }
+    const [old, now] = [median(times[before]!), median(times[after]!)];
+    console.log(`  ${label.padEnd(36)} 1.1 ${old.toFixed(3)} ms, 1.2 ${now.toFixed(3)} ms: ×${(now / old).toFixed(2)}`);
+  }
+  await knex.raw(`drop table ${before}, ${after}`);
+}
 
+async function report(knex: Knex) {
   const { id: owner } = await knex('users').where('email', 'owner-1@bench.example').first('id');
   const counts = await knex('tasks').where('owner_id', owner).first(knex.raw('count(*)::int as tasks'), knex.raw("count(*) filter (where label_keys @> '{finance}')::int as finance"), knex.raw("count(*) filter (where label_keys @> '{audit}')::int as audit"), knex.raw('count(*) filter (where priority = 4)::int as urgent'), knex.raw('count(due_at)::int as due'));
   console.log(`the owner: ${JSON.stringify(counts)}; all tasks: ${(await knex('tasks').count({ n: '*' }).first())!.n}`);
@@ -159,6 +220,8 @@ async function report(knex: Knex) {
     return createLabelList(knex).list(caller);
   });
   results.push(['GET /labels', await explain(knex, 'GET /labels', labels.sql, labels.bindings)]);
+
+  await costToExisting(knex, owner);
 
   console.log(`\nsummary: PostgreSQL, one owner of ${BIG} among ${TASKS} tasks. Buffers of the statement, of which the page itself`);
   console.log('(the rest counts `total`, every task of the owner that matches). Times vary with the load on the machine; buffers do not.');
