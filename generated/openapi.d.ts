@@ -352,16 +352,25 @@ export interface paths {
          *     `owner_id` (a user who sends `owner_id` gets 403). Unknown parameters, repeated
          *     parameters and out-of-range values are refused with 422 naming the parameter.
          *
+         *     Filters combine (all must hold). `label` matches ignoring case; `due_before` and
+         *     `due_after` leave out tasks without a due date. Sorting by `due_at` puts tasks without a due
+         *     date last in both directions; `priority` sorts none < low < medium < high < urgent. Ties are
+         *     broken by `id`, in the direction of the sort.
+         *
          *     Page with `offset`, or follow `next_cursor`: send it back as `cursor` with the same `sort`
          *     and filters. Cursor pages never overlap or skip an item that stays unchanged during the
-         *     walk, however many tasks are added or removed meanwhile, and a page deep in the list costs
+         *     walk, however many tasks are added or removed meanwhile (also where tasks without a due
+         *     date, or with equal values, straddle a page boundary), and a page deep in the list costs
          *     what the first one costs.
+         *
+         *     No filter has an example value, so Swagger UI's "Try it out" sends none unless you fill it in.
          */
         get: operations["listTasks"];
         put?: never;
         /**
          * Create a task
-         * @description Creates a task owned by the caller. `status` defaults to `todo`.
+         * @description Creates a task owned by the caller. `status` defaults to `todo`, `priority` to `none`,
+         *     `labels` to `[]` and `due_at` to `null`; `completed_at` is set when the task is created `done`.
          *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
          *     minute by default, then 429 with `Retry-After`).
          *
@@ -404,8 +413,11 @@ export interface paths {
         /**
          * Update a task
          * @description Partial update, as in the original API: send at least one of `title`, `description`,
-         *     `status`; the others keep their value. With `If-Match`, the update happens only if
-         *     the task still has that `ETag` (else 412).
+         *     `status`, `due_at`, `priority`, `labels`; the others keep their value. `labels` replaces the
+         *     whole list, `due_at: null` clears the due date. When `status` becomes `done`, `completed_at`
+         *     is set to this change's `updated_at`; it stays while the task stays `done` and is cleared
+         *     when it leaves `done`. With `If-Match`, the update happens only if the task still has that
+         *     `ETag` (else 412).
          *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
          *     minute by default, then 429 with `Retry-After`).
          */
@@ -418,6 +430,30 @@ export interface paths {
          *     minute by default, then 429 with `Retry-After`).
          */
         delete: operations["deleteTask"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's labels
+         * @description Every label on the caller's own tasks (admins too see only their own), each once with the
+         *     number of tasks carrying it, ordered by name ignoring case. Labels are compared ignoring
+         *     case, so `Q4` on one task and `q4` on another are one label; `name` is the spelling on the
+         *     oldest of those tasks (by `created_at`, then `id`). Filter the tasks of one label with
+         *     `GET /tasks?label=…`.
+         */
+        get: operations["listLabels"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -790,11 +826,19 @@ export interface components {
         EmailVerification: {
             token: components["schemas"]["AccountToken"];
         };
+        /** @enum {string} */
+        TaskStatus: "todo" | "in_progress" | "done";
         /**
-         * @example todo
+         * @description How pressing the task is. The values are ordered none < low < medium < high < urgent, and
+         *     `sort=priority` follows that order (not the alphabet).
          * @enum {string}
          */
-        TaskStatus: "todo" | "in_progress" | "done";
+        TaskPriority: "none" | "low" | "medium" | "high" | "urgent";
+        /**
+         * @description 1–50 characters, no control characters, no whitespace at either end. Kept as written;
+         *     compared ignoring case (`Q4` and `q4` are the same label).
+         */
+        TaskLabel: string;
         /**
          * @description 1–200 characters, not only whitespace, no NUL. Stored exactly as sent.
          * @example Write the quarterly report
@@ -805,6 +849,23 @@ export interface components {
          * @example Numbers from finance are in the shared folder.
          */
         TaskDescription: string | null;
+        /**
+         * Format: date-time
+         * @description When the task is due, or `null` for no due date. Any UTC offset is accepted
+         *     (`2026-11-30T18:00:00+01:00`); answers give the instant in UTC with milliseconds
+         *     (`2026-11-30T17:00:00.000Z`). The instant must fall in the years 1000 to 9999 (UTC).
+         * @example 2026-11-30T17:00:00.000Z
+         */
+        TaskDueAt: string | null;
+        /**
+         * @description Up to 20 labels, kept in the order sent. No two may be equal ignoring case: `["Bug", "bug"]`
+         *     is refused with 422 naming the second (`/body/labels/1`).
+         * @example [
+         *       "finance",
+         *       "Q4"
+         *     ]
+         */
+        TaskLabels: components["schemas"]["TaskLabel"][];
         Task: {
             /**
              * Format: uuid
@@ -814,6 +875,17 @@ export interface components {
             title: components["schemas"]["TaskTitle"];
             description: components["schemas"]["TaskDescription"];
             status: components["schemas"]["TaskStatus"];
+            due_at: components["schemas"]["TaskDueAt"];
+            priority: components["schemas"]["TaskPriority"];
+            labels: components["schemas"]["TaskLabels"];
+            /**
+             * Format: date-time
+             * @description Set by the server when `status` becomes `done` (to that change's `updated_at`), kept while
+             *     it stays `done`, `null` otherwise. Tasks done before this field existed have the time of
+             *     their last change before it.
+             * @example null
+             */
+            readonly completed_at: string | null;
             /**
              * Format: uuid
              * @example 3fa85f64-5717-4562-b3fc-2c963f66afa6
@@ -851,16 +923,44 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /**
+         * @description A new task. What is left out takes its default: `description` and `due_at` null, `status`
+         *     `todo`, `priority` `none`, `labels` empty.
+         */
         TaskCreate: {
             title: components["schemas"]["TaskTitle"];
             description?: components["schemas"]["TaskDescription"];
             status?: components["schemas"]["TaskStatus"];
+            due_at?: components["schemas"]["TaskDueAt"];
+            priority?: components["schemas"]["TaskPriority"];
+            labels?: components["schemas"]["TaskLabels"];
         };
-        /** @description Partial update; send at least one field. Fields you leave out keep their value. */
+        /**
+         * @description Partial update; send at least one field. Fields you leave out keep their value. `labels`
+         *     replaces the whole list (`[]` removes every label); `due_at: null` clears the due date.
+         */
         TaskUpdate: {
             title?: components["schemas"]["TaskTitle"];
             description?: components["schemas"]["TaskDescription"];
             status?: components["schemas"]["TaskStatus"];
+            due_at?: components["schemas"]["TaskDueAt"];
+            priority?: components["schemas"]["TaskPriority"];
+            labels?: components["schemas"]["TaskLabels"];
+        };
+        Label: {
+            name: components["schemas"]["TaskLabel"];
+            /**
+             * @description How many of the caller's tasks carry the label.
+             * @example 1
+             */
+            count: number;
+        };
+        LabelList: {
+            /**
+             * @description Every label on the caller's tasks, once, ordered by name ignoring case. `name` is the
+             *     spelling on the caller's oldest task (by `created_at`, then `id`) that carries the label.
+             */
+            items: components["schemas"]["Label"][];
         };
         UserList: {
             items: components["schemas"]["User"][];
@@ -2065,10 +2165,31 @@ export interface operations {
                 cursor?: components["parameters"]["Cursor"];
                 /** @description Only tasks with this status. */
                 status?: components["schemas"]["TaskStatus"];
+                /** @description Only tasks with this priority. */
+                priority?: components["schemas"]["TaskPriority"];
+                /**
+                 * @description Only tasks carrying this label, compared ignoring case (`finance` finds tasks labelled
+                 *     `Finance`). One label per request.
+                 */
+                label?: components["schemas"]["TaskLabel"];
+                /**
+                 * @description Only tasks due strictly before this instant (`due_at` < value), for example
+                 *     `2026-12-01T00:00:00Z`; tasks without a due date are left out. Any UTC offset.
+                 */
+                due_before?: string;
+                /**
+                 * @description Only tasks due at or after this instant (`due_at` ≥ value); tasks without a due date are
+                 *     left out. With `due_before`, a half-open range: `due_after=2026-11-30T00:00:00Z&due_before=2026-12-01T00:00:00Z`
+                 *     is one UTC day.
+                 */
+                due_after?: string;
                 /** @description Only tasks whose title contains this text, ignoring case (for example `report`). */
                 q?: string;
-                /** @description Order of the items; a leading `-` means descending. Ties are broken by `id`. */
-                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title";
+                /**
+                 * @description Order of the items; a leading `-` means descending. Ties are broken by `id`. Tasks without
+                 *     `due_at` come last for both `due_at` and `-due_at`.
+                 */
+                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "title" | "-title" | "due_at" | "-due_at" | "priority" | "-priority";
                 /** @description Admins only. Only tasks of this owner (a user id). */
                 owner_id?: string;
             };
@@ -2092,6 +2213,13 @@ export interface operations {
                      *           "title": "Write the quarterly report",
                      *           "description": "Numbers from finance are in the shared folder.",
                      *           "status": "todo",
+                     *           "due_at": "2026-11-30T17:00:00.000Z",
+                     *           "priority": "high",
+                     *           "labels": [
+                     *             "finance",
+                     *             "Q4"
+                     *           ],
+                     *           "completed_at": null,
                      *           "owner_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *           "created_at": "2026-11-24T10:00:00.000Z",
                      *           "updated_at": "2026-11-24T10:00:00.000Z"
@@ -2128,8 +2256,8 @@ export interface operations {
                      *           "message": "must be <= 100"
                      *         },
                      *         {
-                     *           "pointer": "/query/status",
-                     *           "message": "must be one of: todo, in_progress, done"
+                     *           "pointer": "/query/due_before",
+                     *           "message": "must be a date-time with a time zone, such as 2026-12-01T00:00:00Z, in the years 1000 to 9999"
                      *         }
                      *       ]
                      *     }
@@ -2162,7 +2290,13 @@ export interface operations {
                 /**
                  * @example {
                  *       "title": "Write the quarterly report",
-                 *       "description": "Numbers from finance are in the shared folder."
+                 *       "description": "Numbers from finance are in the shared folder.",
+                 *       "due_at": "2026-11-30T18:00:00+01:00",
+                 *       "priority": "high",
+                 *       "labels": [
+                 *         "finance",
+                 *         "Q4"
+                 *       ]
                  *     }
                  */
                 "application/json": components["schemas"]["TaskCreate"];
@@ -2184,6 +2318,13 @@ export interface operations {
                      *       "title": "Write the quarterly report",
                      *       "description": "Numbers from finance are in the shared folder.",
                      *       "status": "todo",
+                     *       "due_at": "2026-11-30T17:00:00.000Z",
+                     *       "priority": "high",
+                     *       "labels": [
+                     *         "finance",
+                     *         "Q4"
+                     *       ],
+                     *       "completed_at": null,
                      *       "owner_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *       "created_at": "2026-11-24T10:00:00.000Z",
                      *       "updated_at": "2026-11-24T10:00:00.000Z"
@@ -2241,8 +2382,8 @@ export interface operations {
                      *           "message": "must not be empty"
                      *         },
                      *         {
-                     *           "pointer": "/body/status",
-                     *           "message": "must be one of: todo, in_progress, done"
+                     *           "pointer": "/body/labels/1",
+                     *           "message": "repeats /body/labels/0 (labels are compared ignoring case)"
                      *         }
                      *       ]
                      *     }
@@ -2289,6 +2430,13 @@ export interface operations {
                      *       "title": "Write the quarterly report",
                      *       "description": "Numbers from finance are in the shared folder.",
                      *       "status": "todo",
+                     *       "due_at": "2026-11-30T17:00:00.000Z",
+                     *       "priority": "high",
+                     *       "labels": [
+                     *         "finance",
+                     *         "Q4"
+                     *       ],
+                     *       "completed_at": null,
                      *       "owner_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *       "created_at": "2026-11-24T10:00:00.000Z",
                      *       "updated_at": "2026-11-24T10:00:00.000Z"
@@ -2378,6 +2526,13 @@ export interface operations {
                      *       "title": "Write the quarterly report",
                      *       "description": "Numbers from finance are in the shared folder.",
                      *       "status": "done",
+                     *       "due_at": "2026-11-30T17:00:00.000Z",
+                     *       "priority": "high",
+                     *       "labels": [
+                     *         "finance",
+                     *         "Q4"
+                     *       ],
+                     *       "completed_at": "2026-11-24T10:05:00.000Z",
                      *       "owner_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
                      *       "created_at": "2026-11-24T10:00:00.000Z",
                      *       "updated_at": "2026-11-24T10:05:00.000Z"
@@ -2405,12 +2560,16 @@ export interface operations {
                      *       "type": "/problems/validation-error",
                      *       "title": "Unprocessable Content",
                      *       "status": 422,
-                     *       "detail": "The request has 1 invalid value.",
+                     *       "detail": "The request has 2 invalid values.",
                      *       "instance": "/tasks/9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11",
                      *       "errors": [
                      *         {
                      *           "pointer": "/body/status",
                      *           "message": "must be one of: todo, in_progress, done"
+                     *         },
+                     *         {
+                     *           "pointer": "/body/priority",
+                     *           "message": "must be one of: none, low, medium, high, urgent"
                      *         }
                      *       ]
                      *     }
@@ -2479,6 +2638,43 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listLabels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's labels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "name": "finance",
+                     *           "count": 1
+                     *         },
+                     *         {
+                     *           "name": "Q4",
+                     *           "count": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LabelList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

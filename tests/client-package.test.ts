@@ -110,19 +110,23 @@ console.log(JSON.stringify({ created, page, problem: refused instanceof ApiProbl
   it.each(['nodenext', 'bundler'])('type-checks with tsc --strict (moduleResolution %s), and its types catch mistakes', async (resolution) => {
     writeFileSync(
       join(project, 'use.ts'),
-      `import { createTaskClient, ok, type components } from '${NAME}';
-type Task = components['schemas']['Task'];
+      `import { createTaskClient, ok, type Label, type Task } from '${NAME}';
 const api = createTaskClient({ baseUrl: 'http://localhost:8000' });
 export async function titles(): Promise<string[]> {
   const page = await ok(api.GET('/tasks', { params: { query: { status: 'todo', limit: 20 } } }));
   const first: Task | undefined = page.items[0];
+  const planned: { due: string | null; priority: 'none' | 'low' | 'medium' | 'high' | 'urgent'; labels: string[] } | undefined =
+    first && { due: first.due_at, priority: first.priority, labels: first.labels };
+  const labels: Label[] = (await ok(api.GET('/labels'))).items;
   // @ts-expect-error: no such path
   await api.GET('/no-such-path');
   // @ts-expect-error: status is an enum
   await api.GET('/tasks', { params: { query: { status: 'later' } } });
+  // @ts-expect-error: priority is an enum
+  await api.GET('/tasks', { params: { query: { priority: 'critical', label: 'finance' } } });
   // @ts-expect-error: title is required
   await api.POST('/tasks', { body: { description: 'no title' } });
-  return first ? [first.title] : [];
+  return first ? [first.title, String(planned?.due), ...labels.map((label) => label.name)] : [];
 }
 `,
     );

@@ -6,11 +6,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import spec from '../generated/openapi.json' with { type: 'json' };
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { useServer } from './support/server.js';
+import { createTask } from './support/tasks.js';
 import { signUp } from './support/users.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -108,18 +109,34 @@ describe.skipIf(!hasChromium)('the docs in a browser', { timeout: 120_000 }, () 
     await page.locator('.modal-ux button.btn-done').click();
   }
 
-  /** Try it out → Execute on one operation, with its inputs as pre-filled unless `params` says otherwise. */
-  async function tryItOut(page: Page, operationId: string, params: Record<string, string> = {}) {
+  /** One operation's block, opened, with "Try it out" pressed. */
+  async function openTryItOut(page: Page, operationId: string) {
     const operation = page.locator(`[id$="-${operationId}"].opblock`);
     await operation.locator('.opblock-summary-control').click();
     await operation.locator('button.try-out__btn').click();
-    for (const [name, value] of Object.entries(params)) await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
+    return operation;
+  }
+
+  /** Fills in inputs (a text box, or a drop-down for an enum) and presses Execute; the answer and the URL asked. */
+  async function execute(operation: Locator, params: Record<string, string> = {}) {
+    for (const [name, value] of Object.entries(params)) {
+      const select = operation.locator(`tr[data-param-name="${name}"] select`);
+      if ((await select.count()) > 0) await select.selectOption(value);
+      else await operation.locator(`tr[data-param-name="${name}"] input`).fill(value);
+    }
     await operation.locator('button.execute').click();
     const live = operation.locator('.live-responses-table .response');
     await expect.poll(() => live.locator('.response-col_status').first().textContent(), settled).toMatch(/^\d{3}$/);
     const status = Number(await live.locator('.response-col_status').first().textContent());
     const body = await live.locator('.response-col_description .highlight-code pre').first().textContent();
-    return { status, body: JSON.parse(body ?? 'null') as Record<string, unknown> };
+    const url = new URL((await operation.locator('.request-url pre').first().textContent())!);
+    return { status, body: JSON.parse(body ?? 'null') as Record<string, unknown>, url };
+  }
+
+  /** Try it out → Execute on one operation, with its inputs as pre-filled unless `params` says otherwise. */
+  async function tryItOut(page: Page, operationId: string, params: Record<string, string> = {}) {
+    const { status, body } = await execute(await openTryItOut(page, operationId), params);
+    return { status, body };
   }
 
   it('/docs "try it out" works with the bearer scheme: authorize, execute GET /auth/me, see 200', async () => {
@@ -160,6 +177,38 @@ describe.skipIf(!hasChromium)('the docs in a browser', { timeout: 120_000 }, () 
     await expect.poll(() => operation.locator('.live-responses-table .response .response-col_status').first().textContent(), settled).toBe('204');
     await finish(visit_, 'swagger-ui-reset-link');
     expect((await server().client().POST('/auth/login', { body: { email: user.email, password: 'a-brand-new-secret' } })).response.status).toBe(200);
+  });
+
+  it('/docs "try it out" on GET /tasks sends no filter unless the reader fills one in, and sends the planning filters when filled in', async () => {
+    const user = await signUp(server());
+    const due = await createTask(user, { title: 'Pay the supplier', priority: 'high', labels: ['Finance'], due_at: '2026-11-30T17:00:00Z' });
+    await createTask(user, { priority: 'high', labels: ['finance'] });
+    await createTask(user, { status: 'done' });
+    const visit_ = await visit(`${server().baseUrl}/docs`);
+    await authorize(visit_.page, user.client.tokens!.access_token);
+    const operation = await openTryItOut(visit_.page, 'listTasks');
+    const FILTERS = ['status', 'q', 'priority', 'label', 'due_before', 'due_after', 'owner_id', 'cursor'];
+    for (const name of FILTERS) {
+      const input = operation.locator(`tr[data-param-name="${name}"]`).locator('input, select');
+      expect(await input.inputValue(), name).toBe('');
+    }
+    const asIs = await execute(operation);
+    expect([...asIs.url.searchParams.keys()].filter((name) => FILTERS.includes(name)), 'filters sent as pre-filled').toEqual([]);
+    expect(asIs).toMatchObject({ status: 200, body: { total: 3 } });
+    const filtered = await execute(operation, { priority: 'high', label: 'FINANCE', due_before: '2026-12-01T00:00:00Z', sort: 'due_at' });
+    expect(Object.fromEntries(filtered.url.searchParams)).toMatchObject({ priority: 'high', label: 'FINANCE', due_before: '2026-12-01T00:00:00Z', sort: 'due_at' });
+    expect(filtered).toMatchObject({ status: 200, body: { total: 1, items: [{ id: due.id, labels: ['Finance'], due_at: '2026-11-30T17:00:00.000Z' }] } });
+    await finish(visit_, 'swagger-ui-task-filters');
+  });
+
+  it('/docs "try it out" on GET /labels lists the labels of the reader\'s tasks', async () => {
+    const user = await signUp(server());
+    await createTask(user, { labels: ['Finance', 'Q4'] });
+    await createTask(user, { labels: ['q4'] });
+    const visit_ = await visit(`${server().baseUrl}/docs`);
+    await authorize(visit_.page, user.client.tokens!.access_token);
+    expect(await tryItOut(visit_.page, 'listLabels')).toEqual({ status: 200, body: { items: [{ name: 'Finance', count: 1 }, { name: 'Q4', count: 2 }] } });
+    await finish(visit_, 'swagger-ui-labels');
   });
 
   it('/redoc renders Redoc with the operations', async () => {

@@ -12,18 +12,20 @@ import { signUp } from './support/users.js';
 
 const run = promisify(execFile);
 
-// Uses the generated SDK as an app would: configure the client, log in, create, list.
+// Uses the generated SDK as an app would: configure the client, log in, create, list, and list labels.
 const USE = `import { client } from './client/client.gen.js';
-import { createTask, listTasks, login, type Task } from './client/index.js';
+import { createTask, listLabels, listTasks, login, type Label, type Task } from './client/index.js';
 
-export async function tryIt(baseUrl: string, email: string, password: string): Promise<{ created: Task; listed: Task[]; refused: number }> {
+export async function tryIt(baseUrl: string, email: string, password: string): Promise<{ created: Task; listed: Task[]; labels: Label[]; refused: number }> {
   client.setConfig({ baseUrl });
   const tokens = await login({ body: { email, password }, throwOnError: true });
   client.setConfig({ baseUrl, auth: tokens.data.access_token });
-  const created = await createTask({ body: { title: 'Made by a generated client' }, throwOnError: true });
-  const listed = await listTasks({ query: { limit: 10, status: 'todo' }, throwOnError: true });
+  const body = { title: 'Made by a generated client', due_at: '2026-11-30T18:00:00+01:00', priority: 'high', labels: ['Finance'] } as const;
+  const created = await createTask({ body: { ...body, labels: [...body.labels] }, throwOnError: true });
+  const listed = await listTasks({ query: { limit: 10, status: 'todo', label: 'finance', sort: 'due_at' }, throwOnError: true });
+  const labels = await listLabels({ throwOnError: true });
   const refused = await createTask({ body: { title: '' } });
-  return { created: created.data, listed: listed.data.items, refused: refused.response.status };
+  return { created: created.data, listed: listed.data.items, labels: labels.data.items, refused: refused.response.status };
 }
 `;
 
@@ -44,12 +46,14 @@ describe('a client generated with @hey-api/openapi-ts', () => {
     await run(tsc, ['--strict', '--noEmit', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom,dom.iterable', 'use.ts'], { cwd: dir });
   });
 
-  it('logs in, creates and lists a task against the server, and sees a 422', async () => {
+  it('logs in, creates and lists a task with planning fields against the server, lists its labels, and sees a 422', async () => {
     const user = await signUp(server());
-    const { tryIt } = (await import(join(dir, 'use.ts'))) as { tryIt: (baseUrl: string, email: string, password: string) => Promise<{ created: { id: string; owner_id: string }; listed: unknown[]; refused: number }> };
-    const { created, listed, refused } = await tryIt(server().baseUrl, user.email, user.password);
-    expect(created.owner_id).toBe(user.id);
+    type Result = { created: { id: string; owner_id: string; due_at: string | null }; listed: unknown[]; labels: unknown[]; refused: number };
+    const { tryIt } = (await import(join(dir, 'use.ts'))) as { tryIt: (baseUrl: string, email: string, password: string) => Promise<Result> };
+    const { created, listed, labels, refused } = await tryIt(server().baseUrl, user.email, user.password);
+    expect(created).toMatchObject({ owner_id: user.id, due_at: '2026-11-30T17:00:00.000Z' });
     expect(listed).toEqual([created]);
+    expect(labels).toEqual([{ name: 'Finance', count: 1 }]);
     expect(refused).toBe(422);
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as planningMigration from '../migrations/20261204000100_add_task_planning.js';
 import { migrationSource } from '../migrations/index.js';
 import { migrateToLatest, rollbackAll } from '../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -168,5 +169,116 @@ describe('the account mail migration', () => {
     const after = await insertUser('made-after-1.2@example.com');
     const verified = Object.fromEntries((await db.knex('users').whereIn('id', [before, after]).select('id', 'email_verified')).map((r) => [r.id, r.email_verified]));
     expect(verified).toEqual({ [before]: true, [after]: false });
+  });
+});
+
+describe('the task planning migration', () => {
+  const PLANNING = '20261204000100_add_task_planning';
+
+  // Two batches (of 10,000): 12,000 rows stay quick on PGlite even on a busy machine.
+  it('fills completed_at of tasks done before it with their last change, in batches over the whole table, and only theirs', { timeout: 60_000 }, async () => {
+    await migrateToLatest(db.knex);
+    await db.knex.migrate.down({ migrationSource, name: PLANNING });
+    const owner = await insertUser('planning@example.com');
+    // More than one batch of tasks, each with a distinct last change.
+    await db.knex.raw(
+      `insert into tasks (owner_id, title, status, updated_at)
+       select ?, 'old ' || i, (array['todo', 'in_progress', 'done'])[1 + i % 3], timestamptz '2026-11-01T00:00:00Z' + i * interval '1 second'
+       from generate_series(1, 12000) as i`,
+      [owner],
+    );
+    await migrateToLatest(db.knex);
+    const { rows } = await db.knex.raw(
+      `select status, count(*)::int as n, count(*) filter (where completed_at is distinct from (case when status = 'done' then updated_at end))::int as wrong
+       from tasks where owner_id = ? group by status order by status`,
+      [owner],
+    );
+    expect(rows).toEqual([
+      { status: 'done', n: 4000, wrong: 0 },
+      { status: 'in_progress', n: 4000, wrong: 0 },
+      { status: 'todo', n: 4000, wrong: 0 },
+    ]);
+    // Out of the way of the plans below, whose estimates they would skew.
+    await db.knex('tasks').where('owner_id', owner).delete();
+  });
+
+  it('can run again after it has run, as when a deploy stopped it half-way and runs it again', async () => {
+    await migrateToLatest(db.knex);
+    await planningMigration.up(db.knex);
+    expect(await indexes('tasks')).toEqual(expect.arrayContaining(['tasks_owner_id_due_at_id_index', 'tasks_owner_id_due_at_desc_id_index', 'tasks_owner_id_priority_id_index']));
+  });
+
+  it('builds the label index when btree_gin is available', async () => {
+    const { rows } = await db.knex.raw("select 1 from pg_available_extensions where name = 'btree_gin'");
+    if (rows.length > 0) expect(await indexes('tasks')).toContain('tasks_owner_id_label_keys_index');
+  });
+
+  it('keeps completed_at consistent with status for every writer, also one that never names the column', async () => {
+    const owner = await insertUser('writer@example.com');
+    const [task] = await db.knex('tasks').insert({ owner_id: owner, title: 'by hand', status: 'done' }).returning('*');
+    expect(task.completed_at).toEqual(task.updated_at);
+    const [reopened] = await db.knex('tasks').where('id', task.id).update({ status: 'todo' }).returning('*');
+    expect(reopened.completed_at).toBeNull();
+    const [done] = await db.knex('tasks').where('id', task.id).update({ status: 'done', updated_at: new Date('2026-12-01T10:00:00.000Z') }).returning('*');
+    expect(done.completed_at).toEqual(new Date('2026-12-01T10:00:00.000Z'));
+    const [still] = await db.knex('tasks').where('id', task.id).update({ status: 'done', updated_at: new Date('2026-12-02T10:00:00.000Z') }).returning('*');
+    expect(still.completed_at).toEqual(new Date('2026-12-01T10:00:00.000Z'));
+  });
+
+  it('refuses a priority outside 0 to 4, more than 20 labels, and label keys that do not match the labels', async () => {
+    const owner = await insertUser('checks@example.com');
+    const insert = (row: object) => db.knex('tasks').insert({ owner_id: owner, title: 't', ...row });
+    await expect(insert({ priority: 5 })).rejects.toMatchObject({ code: '23514', constraint: 'tasks_priority_range' });
+    const many = Array.from({ length: 21 }, (_, i) => `l${i}`);
+    await expect(insert({ labels: many, label_keys: many })).rejects.toMatchObject({ code: '23514', constraint: 'tasks_labels_count' });
+    await expect(insert({ labels: ['A', 'B'], label_keys: ['a'] })).rejects.toMatchObject({ code: '23514', constraint: 'tasks_labels_count' });
+  });
+
+  it("leaves the tasks table as it was on the way down", async () => {
+    await db.knex.migrate.down({ migrationSource, name: PLANNING });
+    const { rows } = await db.knex.raw("select column_name from information_schema.columns where table_schema = current_schema() and table_name = 'tasks' order by ordinal_position");
+    expect(rows.map((r: { column_name: string }) => r.column_name)).toEqual(['id', 'owner_id', 'title', 'description', 'status', 'created_at', 'updated_at']);
+    expect((await indexes('tasks')).filter((name) => /due_at|priority|label/.test(name))).toEqual([]);
+    await migrateToLatest(db.knex);
+  });
+});
+
+describe('planning queries', () => {
+  let owner: string;
+
+  beforeAll(async () => {
+    await migrateToLatest(db.knex);
+    owner = await insertUser('plans@example.com');
+    // 20 owners of 500 tasks: two of three due (in ties of 5), five priorities, a rare label on a few.
+    await db.knex.raw(`insert into users (email, password_hash) select 'plan-owner' || i || '@example.com', 'x' from generate_series(1, 19) as i`);
+    await db.knex.raw(
+      `insert into tasks (owner_id, title, due_at, priority, labels, label_keys)
+       select u.id, 'task ' || i, case when i % 3 <> 0 then timestamptz '2026-12-01T00:00:00Z' + (i / 5) * interval '1 hour' end, i % 5,
+              case when i % 50 = 0 then array['Rare'] else '{}' end, case when i % 50 = 0 then array['rare'] else '{}' end
+       from users u cross join generate_series(1, 500) as i where u.id = ? or u.email like 'plan-owner%'`,
+      [owner],
+    );
+    await db.knex.raw('analyze tasks');
+  });
+
+  // The keyset query src/paging/page.ts makes for each sort, continuing after the middle task.
+  it.each([
+    ["coalesce(due_at, 'infinity')", 'asc', '>', 'tasks_owner_id_due_at_id_index'],
+    ["coalesce(due_at, '-infinity')", 'desc', '<', 'tasks_owner_id_due_at_desc_id_index'],
+    ['priority', 'asc', '>', 'tasks_owner_id_priority_id_index'],
+    ['priority', 'desc', '<', 'tasks_owner_id_priority_id_index'],
+  ])('serves a cursor page of one owner by %s %s from its index without sorting', async (key, direction, op, index) => {
+    const [middle] = (await db.knex.raw(`select ${key} as k, id from tasks where owner_id = ? order by ${key}, id offset 250 limit 1`, [owner])).rows;
+    const keyset = `select * from tasks where owner_id = ? and (${key}, id) ${op} (?, ?) order by ${key} ${direction}, id ${direction} limit 21`;
+    const plan = await planOf(keyset, [owner, middle.k, middle.id]);
+    expect(plan).toMatch(new RegExp(`Index Scan (Backward )?using ${index}`));
+    expect(plan).not.toMatch(/\bSort\b/);
+  });
+
+  it('finds the tasks of a rare label through the label index', async () => {
+    const { rows } = await db.knex.raw("select 1 from pg_available_extensions where name = 'btree_gin'");
+    if (rows.length === 0) return;
+    const plan = await planOf("select * from tasks where owner_id = ? and label_keys @> array['rare'] and label_keys <> '{}' order by created_at desc, id desc limit 21", [owner]);
+    expect(plan).toContain('tasks_owner_id_label_keys_index');
   });
 });

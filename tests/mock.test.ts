@@ -157,6 +157,23 @@ describe('the mock server (make mock)', () => {
     expect([notModified.status, notModified.headers.get('ETag'), await notModified.text()]).toEqual([304, etag, '']);
   });
 
+  it('takes the 1.2 planning filters and fields, answers with the examples, and refuses what breaks their rules', async () => {
+    const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
+    const filtered = await client.GET('/tasks', { params: { query: { sort: 'due_at', priority: 'high', label: 'Q4', due_before: '2026-12-01T00:00:00Z' } } });
+    expect(filtered.data).toEqual(example('/tasks', 'get', '200'));
+    expect((await client.GET('/labels')).data).toEqual(example('/labels', 'get', '200'));
+    const created = await client.POST('/tasks', { body: { title: 'Buy milk', due_at: '2026-12-01T09:00:00+01:00', priority: 'low', labels: ['home'] } });
+    expect(created.response.status).toBe(201);
+    const refused = [
+      await client.GET('/tasks', { params: { query: { priority: 'critical' as never } } }),
+      await client.POST('/tasks', { body: { title: 'x', labels: Array.from({ length: 21 }, (_, i) => `l${i}`) } }),
+      await client.POST('/tasks', { body: { title: 'x', labels: [' padded'] } }),
+      await client.POST('/tasks', { body: { title: 'x', labels: ['same', 'same'] } }),
+      await client.POST('/tasks', { body: { title: 'x', due_at: 'tomorrow' } }),
+    ];
+    for (const { response } of refused) expect(response.status, JSON.stringify(response.headers.get('sl-violations'))).toBe(422);
+  });
+
   it('checks the bearer scheme: no token or another scheme is 401, any bearer token passes', async () => {
     for (const headers of [{}, { Authorization: 'Basic YWRhOnNlY3JldA==' }] as Array<Record<string, string>>) {
       const res = await fetch(`${baseUrl}/auth/me`, { headers });
@@ -262,6 +279,15 @@ describe('the examples a frontend builds on', () => {
     expect(task.owner_id).toBe(user.id);
   });
 
+  it('the task has a due date, a priority and labels, and GET /labels lists exactly its labels, one task each', () => {
+    expect(task).toMatchObject({ due_at: expect.any(String), priority: 'high', labels: expect.arrayContaining([expect.any(String)]), completed_at: null });
+    expect(example('/labels', 'get', '200').items).toEqual(task.labels.map((name: string) => ({ name, count: 1 })));
+    // The create example sends the due date with an offset; the task shows the same instant in UTC.
+    const body = deref(spec.paths['/tasks'].post.requestBody).content['application/json'].example;
+    expect({ ...body, due_at: new Date(body.due_at).toISOString() }).toMatchObject({ due_at: task.due_at, priority: task.priority, labels: task.labels });
+    expect(example('/tasks/{id}', 'put', '200')).toMatchObject({ status: 'done', completed_at: example('/tasks/{id}', 'put', '200').updated_at });
+  });
+
   it('the user is the same in register, /auth/me, the user list and GET /users/{id}', () => {
     expect(example('/auth/register', 'post', '201')).toEqual(user);
     expect(example('/users', 'get', '200').items).toEqual([user]);
@@ -286,7 +312,8 @@ describe('the examples a frontend builds on', () => {
       const errors = deref(op.responses['422']).content['application/problem+json'].example.errors as { pointer: string; message: string }[];
       expect(errors.length).toBeGreaterThan(0);
       const own = ownPointers(item, op);
-      if (own.length > 0) for (const { pointer } of errors) expect(own, pointer).toContain(pointer);
+      // An item of a list field (`/body/labels/1`) counts as that field.
+      if (own.length > 0) for (const { pointer } of errors) expect(own, pointer).toContain(pointer.replace(/\/\d+$/, ''));
       // An operation that takes nothing can only be sent a parameter it does not know.
       else for (const error of errors) expect(error).toMatchObject({ pointer: expect.stringMatching(/^\/query\//), message: 'is not allowed' });
     },

@@ -6,6 +6,8 @@ import pg from 'pg';
 import type { Settings } from './settings.js';
 
 export const PASSWORD = 'bench-password-1';
+/** A label on 3 tasks in 7, seeded in three spellings. */
+export const LABEL = 'finance';
 
 export interface Fixtures {
   /** Owners whose listings are measured; nothing writes to their tasks. */
@@ -75,15 +77,20 @@ export async function seed(url: string, settings: Settings): Promise<Fixtures> {
     await db.query('insert into users (email, password_hash) values ($1, $2)', [fixtures.refresher, quickHash]);
     await db.query(`insert into users (email, password_hash) select 'user-' || i || '@bench.example', $2 from generate_series(1, $1) i`, [others, slowHash]);
 
-    // Distinct timestamps going back from now, a description on every other task, the three statuses.
+    // Distinct timestamps going back from now, a description on every other task, the three
+    // statuses; two tasks in three due within ten weeks, the five priorities, and labels in mixed
+    // spellings (their keys folded as src/tasks/labels.ts does, which for ASCII is lower()).
     const tasks = (owners: string, count: number) => `
-      insert into tasks (owner_id, title, description, status, created_at, updated_at)
+      insert into tasks (owner_id, title, description, status, created_at, updated_at, due_at, priority, labels, label_keys)
       select o.id,
              'Task ' || g || ': ' || (array['write the report', 'review the pull request', 'call the supplier', 'plan the sprint', 'fix the login page'])[1 + g % 5],
              case when g % 2 = 0 then 'Notes for task ' || g || ', long enough to look like what people write here.' end,
              (array['todo', 'in_progress', 'done'])[1 + g % 3],
-             now() - g * interval '1 second 7 milliseconds', now() - g * interval '1 second 7 milliseconds'
-      from generate_series(1, ${count}) g join (${owners}) o on o.n = g % o.owners`;
+             now() - g * interval '1 second 7 milliseconds', now() - g * interval '1 second 7 milliseconds',
+             case when g % 3 <> 0 then now() + ((g * 7919) % 100000) * interval '1 minute' end,
+             (g * 7) % 5, l.labels, array(select lower(x) from unnest(l.labels) x)
+      from generate_series(1, ${count}) g join (${owners}) o on o.n = g % o.owners,
+           lateral (select string_to_array((array['', 'finance', 'Finance,q4', 'FINANCE,frontend', 'backend', 'design,Q2', 'ops'])[1 + (g * 13) % 7], ',') as labels) l`;
     const one = (address: string) => `select id, 0 as n, 1 as owners from users where email = ${pg.escapeLiteral(address)}`;
     await db.query(tasks(one(fixtures.small), SMALL));
     await db.query(tasks(one(fixtures.big), BIG));

@@ -91,6 +91,10 @@ export function checks(run: WorkerRun, scenario: ScenarioResult): Check[] {
     case 'list-cursor':
       atMost("p50 ≤ 2 × first page's", p50Versus('list-big'), 2);
       break;
+    case 'list-due':
+    case 'list-label':
+      atLeast('≥ 0.70 × floor', ratio(api, floor), 0.7);
+      break;
     case 'get':
     case 'post':
     case 'put':

@@ -1,6 +1,6 @@
 // What is measured: each endpoint of the issue, as the same requests to the API and to its floor.
 import type { RequestPlan } from './clients.js';
-import { PASSWORD, type Fixtures } from './database.js';
+import { LABEL, PASSWORD, type Fixtures } from './database.js';
 import type { TargetName } from './processes.js';
 import type { Settings } from './settings.js';
 
@@ -92,6 +92,8 @@ export const scenarios: Scenario[] = [
   listing('list-small', 'GET /tasks?limit=20 (10 tasks)', () => '/tasks?limit=20', 'small'),
   listing('list-big', 'GET /tasks?limit=20 (10 000 tasks)', () => '/tasks?limit=20', 'big'),
   listing('list-offset', `GET /tasks?limit=20&offset=${DEEP}`, () => `/tasks?limit=20&offset=${DEEP}`, 'big'),
+  listing('list-due', 'GET /tasks?limit=20&sort=due_at (10 000 tasks)', () => '/tasks?limit=20&sort=due_at', 'big'),
+  listing('list-label', `GET /tasks?limit=20&label=${LABEL} (on 3 tasks in 7)`, () => `/tasks?limit=20&label=${LABEL}`, 'big'),
   {
     ...listing('list-cursor', `GET /tasks?limit=20&cursor=… (after ${DEEP})`, (s) => `/tasks?limit=20&cursor=${encodeURIComponent(s.deepCursor!)}`, 'big'),
     skip: (api) => (api.deepCursor ? undefined : "the API's listing returns no next_cursor yet"),

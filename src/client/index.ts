@@ -4,6 +4,8 @@ import type { components, paths } from '../../generated/openapi.js';
 export type TokenPair = components['schemas']['TokenPair'];
 export type Problem = components['schemas']['Problem'];
 export type Session = components['schemas']['Session'];
+export type Task = components['schemas']['Task'];
+export type Label = components['schemas']['Label'];
 export type { paths, components };
 export { walk, type Listing, type WalkQuery } from './walk.js';
 export { createTaskOnce, type CreateOnceOptions } from './create-once.js';

@@ -1,6 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
@@ -118,7 +119,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
     dataDir = path.resolve(dataDir);
     await ownerOnlyDirectory(dataDir);
   }
-  const pglite = new PGlite(dataDir, { extensions: { pg_trgm }, parsers: { [INT8_OID]: parseInt8 }, loadDataDir: opts.loadDataDir });
+  const pglite = new PGlite(dataDir, { extensions: { pg_trgm, btree_gin }, parsers: { [INT8_OID]: parseInt8 }, loadDataDir: opts.loadDataDir });
   await pglite.waitReady;
   return knex({
     client: PgliteClient,

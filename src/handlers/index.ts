@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { OperationHandlers } from '../http/operations.js';
 import { createCursors } from '../paging/cursor.js';
 import { authHandlers } from './auth.js';
+import { labelHandlers } from './labels.js';
 import { operationsHandlers } from './operations.js';
 import { recoveryHandlers } from './recovery.js';
 import { taskHandlers } from './tasks.js';
@@ -23,6 +24,7 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
     ...authHandlers(deps.auth),
     ...recoveryHandlers(deps.auth),
     ...taskHandlers({ ...deps, cursors }),
+    ...labelHandlers(deps),
     ...userHandlers({ ...deps, cursors }),
   };
 }

@@ -1,5 +1,6 @@
 import { Ajv, type Options } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { instantOf } from './date-time.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -11,6 +12,9 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export function withFormats<T extends Ajv>(ajv: T): T {
   addFormats(ajv, ['email', 'date-time', 'uri-reference']);
   ajv.addFormat('uuid', UUID);
+  // ajv-formats checks the calendar and the clock; the range is ours (src/http/date-time.ts).
+  const rfc3339 = ajv.formats['date-time'] as { validate: (text: string) => boolean };
+  ajv.addFormat('date-time', { type: 'string', validate: (text: string) => rfc3339.validate(text) && instantOf(text) !== undefined });
   return ajv;
 }
 

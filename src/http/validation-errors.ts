@@ -1,4 +1,5 @@
 import type { ErrorObject } from 'ajv';
+import { DATE_TIME_MESSAGE } from './date-time.js';
 import type { ProblemError } from './problem.js';
 
 // openapi-backend validates one object whose top-level keys name the request part.
@@ -14,12 +15,19 @@ function pointerOf(error: ErrorObject, headerNames: Record<string, string>): str
   const tokens = [PARTS[part] ?? part, ...rest];
   const child = error.params.missingProperty ?? error.params.additionalProperty;
   if (typeof child === 'string') tokens.push(escapeToken(child));
+  if (error.keyword === 'uniqueItems') tokens.push(String(duplicates(error).later));
   // A missing body is reported as a missing `requestBody` property of the root.
   if (tokens[0] === '' && tokens[1] === 'requestBody') return '/body';
   return `/${tokens.filter((t, i) => i > 0 || t !== '').join('/')}`;
 }
 
-function messageOf(error: ErrorObject): string {
+/** The two equal items a uniqueItems error names, in either order: the later one is the violation. */
+function duplicates(error: ErrorObject) {
+  const { i, j } = error.params as { i: number; j: number };
+  return { earlier: Math.min(i, j), later: Math.max(i, j) };
+}
+
+function messageOf(error: ErrorObject, pointer: string): string {
   switch (error.keyword) {
     case 'required':
       return error.params.missingProperty === 'requestBody' ? 'a JSON body is required' : 'is required';
@@ -28,7 +36,7 @@ function messageOf(error: ErrorObject): string {
     case 'enum':
       return `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`;
     case 'format':
-      return `must be a valid ${error.params.format}`;
+      return error.params.format === 'date-time' ? DATE_TIME_MESSAGE : `must be a valid ${error.params.format}`;
     case 'pattern':
       // A pattern that means more than "no NUL" says so in the spec (needs `verbose` too).
       if (typeof error.parentSchema?.['x-pattern-message'] === 'string') return error.parentSchema['x-pattern-message'];
@@ -39,6 +47,8 @@ function messageOf(error: ErrorObject): string {
       return error.params.limit === 1 ? 'must not be empty' : (error.message ?? 'is invalid');
     case 'minProperties':
       return 'must contain at least one field';
+    case 'uniqueItems':
+      return `repeats ${pointer.slice(0, pointer.lastIndexOf('/'))}/${duplicates(error).earlier}`;
     case 'type':
       // Needs ajv's `verbose` option, which puts the offending value in `data`.
       if (Array.isArray(error.data) && error.instancePath.startsWith('/query/')) return 'must be given once';
@@ -57,7 +67,7 @@ export function toProblemErrors(errors: ErrorObject[], headerNames: Record<strin
   const byPointer = new Map<string, ProblemError>();
   for (const error of errors) {
     const pointer = pointerOf(error, headerNames);
-    if (!byPointer.has(pointer)) byPointer.set(pointer, { pointer, message: messageOf(error) });
+    if (!byPointer.has(pointer)) byPointer.set(pointer, { pointer, message: messageOf(error, pointer) });
   }
   return [...byPointer.values()];
 }

@@ -16,14 +16,26 @@ export interface Order {
   column: string;
   id: string;
   direction: 'asc' | 'desc';
+  /**
+   * For a nullable timestamp column: rows without a value come last, in either direction. The
+   * listing then sorts on `coalesce(column, 'infinity')` (`'-infinity'` descending), which is
+   * never null, so the keyset condition works unchanged, an index on that expression serves it,
+   * and a cursor after such a row keeps the infinity as its value.
+   */
+  nullsLast?: boolean;
 }
+
+const farEnd = (order: Order) => (order.direction === 'asc' ? 'infinity' : '-infinity');
+
+/** SQL for what the listing sorts on, whose one binding is `order.column`. */
+export const sortKey = (order: Order) => (order.nullsLast ? `coalesce(??, '${farEnd(order)}')` : '??');
 
 /** The column the page query adds to each row for the number of rows over all pages. */
 const TOTAL = 'total_rows';
 
 const cursorProblem = (message: string) => problems.validation([{ pointer: '/query/cursor', message }]);
 
-/** The sort value as a cursor keeps it: timestamps as milliseconds (the columns' precision). */
+/** The sort value as a cursor keeps it: timestamps as milliseconds (the columns' precision), ±infinity as text. */
 const cursorValue = (value: unknown) => (value instanceof Date ? value.getTime() : String(value));
 const columnValue = (value: string | number) => (typeof value === 'number' ? new Date(value) : value);
 
@@ -48,16 +60,17 @@ export async function pageOf<M extends Model>(
     }
   }
   const table = query.modelClass().tableName;
+  const key = sortKey(order);
   const page = query
     .clone()
     // The total rides along as an uncorrelated subquery, which PostgreSQL runs once per statement:
     // a page is one round trip. Only an empty page, having no row to carry it, asks again.
     .select(`${table}.*`, query.clone().count('*').as(TOTAL))
-    .orderBy([{ column: order.column, order: order.direction }, { column: order.id, order: order.direction }])
+    .orderByRaw(`${key} ${order.direction}, ?? ${order.direction}`, [order.column, order.id])
     // One row more than asked for tells whether there is a next page.
     .limit(limit + 1);
   if (after) {
-    page.whereRaw(`(??, ??) ${order.direction === 'asc' ? '>' : '<'} (?, ?)`, [order.column, order.id, columnValue(after.value), after.id]);
+    page.whereRaw(`(${key}, ??) ${order.direction === 'asc' ? '>' : '<'} (?, ?)`, [order.column, order.id, columnValue(after.value), after.id]);
   } else {
     page.offset(offset);
   }
@@ -69,7 +82,7 @@ export async function pageOf<M extends Model>(
   const last = items.at(-1) as Record<string, unknown> | undefined;
   const next_cursor =
     rows.length > limit && last
-      ? cursors.encode({ value: cursorValue(last[propertyOf(order.column)]), id: String(last[propertyOf(order.id)]), position: start + items.length })
+      ? cursors.encode({ value: cursorValue(last[propertyOf(order.column)] ?? farEnd(order)), id: String(last[propertyOf(order.id)]), position: start + items.length })
       : null;
   return { items, total, limit, offset: start, next_cursor };
 }

@@ -1,10 +1,13 @@
 import type { Knex } from 'knex';
 import { Task } from '../db/models/Task.js';
+import { instantOf } from '../http/date-time.js';
 import type { Body, Caller, Query } from '../http/operations.js';
 import { problems } from '../http/problem.js';
 import type { Cursors } from '../paging/cursor.js';
-import { pageOf, type Order, type PageRequest } from '../paging/page.js';
+import { pageOf, sortKey, type Order, type PageRequest } from '../paging/page.js';
 import { parseIfMatch, type Precondition } from './etag.js';
+import { labelKey, repeatedLabels } from './labels.js';
+import { rankOf } from './priority.js';
 import { tasksVisibleTo, visibleTaskById } from './scope.js';
 
 type Sort = NonNullable<Query<'listTasks'>['sort']>;
@@ -18,7 +21,25 @@ const orderOf = (sort: Sort): Order => ({
   column: `tasks.${sort.replace(/^-/, '')}`,
   id: 'tasks.id',
   direction: sort.startsWith('-') ? 'desc' : 'asc',
+  nullsLast: sort.endsWith('due_at'),
 });
+
+/** A date-time the spec's format has already checked, as the instant it names. */
+const dateOf = (text: string) => new Date(instantOf(text)!);
+
+/** The planning fields of a body as the table stores them; undefined for those it leaves out. */
+function planningColumns({ due_at, priority, labels }: Body<'createTask'> | Body<'updateTask'>) {
+  if (labels) {
+    const repeated = repeatedLabels(labels);
+    if (repeated.length > 0) throw problems.validation(repeated);
+  }
+  return {
+    due_at: due_at === undefined || due_at === null ? due_at : dateOf(due_at),
+    priority: priority === undefined ? undefined : rankOf(priority),
+    labels,
+    label_keys: labels?.map(labelKey),
+  };
+}
 
 const notFound = () => problems.notFound('The task does not exist.');
 
@@ -44,13 +65,30 @@ export function createTasks(knex: Knex, cursors: Cursors) {
   }
 
   return {
-    list(caller: Caller, { limit, offset, cursor, status, q, sort, owner_id }: TaskListing) {
+    list(caller: Caller, { limit, offset, cursor, status, q, sort, owner_id, priority, label, due_before, due_after }: TaskListing) {
       const query = tasksVisibleTo(caller, knex);
       if (owner_id) query.where('tasks.owner_id', owner_id);
       if (status) query.where('tasks.status', status);
       if (q) query.where('tasks.title', 'ilike', containing(q));
-      // A cursor continues only the walk it came from: this caller, sort and filters.
-      const listing = cursors.of(['tasks', caller.userId, sort, status ?? null, q ?? null, owner_id ?? null]);
+      if (priority) query.where('tasks.priority', rankOf(priority));
+      // The second condition follows from the first; the label index leaves out tasks without
+      // labels, and the planner takes it only when the query says so in these words.
+      if (label) query.whereRaw("tasks.label_keys @> array[?::text] and tasks.label_keys <> '{}'", [labelKey(label)]);
+      if (due_before || due_after) {
+        // On the expression that a due_at listing sorts on, so that its index range starts at the
+        // bound. That expression puts tasks without due_at at its far end; the last condition
+        // leaves them out.
+        const due = sortKey(orderOf(sort === '-due_at' ? '-due_at' : 'due_at'));
+        if (due_before) query.whereRaw(`${due} < ?`, ['tasks.due_at', dateOf(due_before)]);
+        if (due_after) query.whereRaw(`${due} >= ?`, ['tasks.due_at', dateOf(due_after)]);
+        query.whereNotNull('tasks.due_at');
+      }
+      // A cursor continues only the walk it came from: this caller, sort and filters, each as
+      // compared (a label by its key, an instant whatever its offset). The filters of 1.2 join the
+      // list only when given, so that cursors handed out by 1.1 stay valid.
+      const planning = { priority, label: label && labelKey(label), due_before: due_before && instantOf(due_before), due_after: due_after && instantOf(due_after) };
+      const scope = ['tasks', caller.userId, sort, status ?? null, q ?? null, owner_id ?? null];
+      const listing = cursors.of(Object.values(planning).some((v) => v !== undefined) ? [...scope, planning] : scope);
       return pageOf(query, orderOf(sort), { limit, offset, cursor }, listing);
     },
 
@@ -61,16 +99,20 @@ export function createTasks(knex: Knex, cursors: Cursors) {
     },
 
     /** On `db`, which may be a transaction the task must be part of. */
-    create(caller: Caller, { title, description, status }: Body<'createTask'>, db: Knex = knex) {
+    create(caller: Caller, body: Body<'createTask'>, db: Knex = knex) {
+      const { title, description, status } = body;
       // Fields named one by one: owner and timestamps never come from the client, and what is
-      // left out takes the table's defaults (description null, status todo).
-      return Task.query(db).insert({ owner_id: caller.userId, title, description, status }).returning('*');
+      // left out takes the table's defaults (description and due_at null, status todo, priority
+      // none, no labels). completed_at is the database's (migrations: tasks_set_completed_at).
+      return Task.query(db).insert({ owner_id: caller.userId, title, description, status, ...planningColumns(body) }).returning('*');
     },
 
-    async update(caller: Caller, id: string, { title, description, status }: Body<'updateTask'>, ifMatch?: string) {
+    async update(caller: Caller, id: string, body: Body<'updateTask'>, ifMatch?: string) {
+      const { title, description, status } = body;
+      const columns = planningColumns(body);
       const precondition = parseIfMatch(ifMatch);
       const [task] = await target(caller, id, precondition)
-        .patch({ title, description, status, updated_at: nextVersion() })
+        .patch({ title, description, status, ...columns, updated_at: nextVersion() })
         .returning('*');
       return task ?? missed(caller, id, precondition);
     },

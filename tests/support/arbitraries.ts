@@ -15,6 +15,9 @@ export interface Schema {
   pattern?: string;
   nullable?: boolean;
   minProperties?: number;
+  items?: Schema;
+  maxItems?: number;
+  uniqueItems?: boolean;
 }
 
 export type Resolve = (schema: Schema) => Schema;
@@ -23,6 +26,11 @@ function validString(schema: Schema): fc.Arbitrary<string> {
   if (schema.enum) return fc.constantFrom(...(schema.enum as string[]));
   if (schema.format === 'email') return fc.emailAddress().filter((e) => e.length <= (schema.maxLength ?? 254));
   if (schema.format === 'uuid') return fc.uuid();
+  if (schema.format === 'date-time') {
+    const instant = fc.date({ min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
+    // Now and then with an offset instead of Z, which the API takes too.
+    return fc.tuple(instant, fc.boolean()).map(([date, z]) => (z ? date.toISOString() : date.toISOString().replace('Z', '+00:00')));
+  }
   const pattern = schema.pattern ? new RegExp(schema.pattern, 'u') : undefined;
   return fc
     .string({ unit: 'grapheme', minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 40) })
@@ -45,6 +53,11 @@ export function valid(schema: Schema, resolve: Resolve): fc.Arbitrary<unknown> {
         return fc.integer({ min: s.minimum ?? -1000, max: Math.min(s.maximum ?? 1000, 1000) });
       case 'boolean':
         return fc.boolean();
+      case 'array': {
+        const items = valid(s.items ?? {}, resolve);
+        const maxLength = Math.min(s.maxItems ?? 5, 5);
+        return s.uniqueItems ? fc.uniqueArray(items, { maxLength }) : fc.array(items, { maxLength });
+      }
       default:
         return fc.jsonValue();
     }
