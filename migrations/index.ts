@@ -8,6 +8,7 @@ import * as addSessionActivity from './20261201001100_add_session_activity.js';
 import * as createRateLimiter from './20261201001200_create_rate_limiter.js';
 import * as createIdempotencyKeys from './20261201002001_create_idempotency_keys.js';
 import * as createListingIndexes from './20261201002002_create_listing_indexes.js';
+import * as createTaskChanges from './20261204000200_create_task_changes.js';
 
 interface NamedMigration {
   name: string;
@@ -26,6 +27,7 @@ const migrations: NamedMigration[] = [
   { name: '20261201001200_create_rate_limiter', migration: createRateLimiter },
   { name: '20261201002001_create_idempotency_keys', migration: createIdempotencyKeys },
   { name: '20261201002002_create_listing_indexes', migration: createListingIndexes },
+  { name: '20261204000200_create_task_changes', migration: createTaskChanges },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

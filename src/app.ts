@@ -20,6 +20,7 @@ import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
 import { clientAddress } from './limits/client-address.js';
 import { createLimits, specLimits } from './limits/index.js';
+import { createSync } from './sync/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -37,8 +38,9 @@ export async function createApp(deps: AppDeps) {
   const { config, knex, logger } = deps;
   const limits = createLimits(config, knex);
   const auth = createAuth(config, knex, limits);
+  const sync = createSync({ config, knex, logger, metrics: deps.metrics?.streams });
   const api = await createBackend({
-    handlers: createHandlers({ config, knex, auth }),
+    handlers: createHandlers({ config, knex, auth, sync }),
     authenticate: auth.authenticate,
     rateLimits: specLimits(limits),
   });
@@ -126,7 +128,12 @@ export async function createApp(deps: AppDeps) {
   };
   app.use(problemMiddleware);
 
-  /** Releases what the app holds besides `knex` (the rate limiter's connections). */
-  const close = () => limits.close();
-  return { app, api, close };
+  /** Releases what the app holds besides `knex` (the rate limiter's and the change listener's connections). */
+  const close = async () => {
+    await sync.streams.close();
+    await limits.close();
+  };
+  /** Graceful shutdown, before the server waits for requests to finish: event streams never do. */
+  const endStreams = () => sync.streams.endAll();
+  return { app, api, close, endStreams };
 }

@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 
 const MIN_PRODUCTION_KEY = 32;
 // Echoing these into start-up logs would leak credentials.
-const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL']);
+const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL', 'DATABASE_LISTEN_URL']);
 
 const optionalInt = (min: number, max: number) => {
   const message = `must be an integer between ${min} and ${max}`;
@@ -139,6 +139,10 @@ const schema = z
     DATABASE_POOL_MAX: int(1, 1000, 10),
     DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000, 0),
     METRICS_PORT: optionalInt(0, 65535),
+    // Staying in sync (1.2): how long deletions are kept for GET /tasks/changes, and the direct
+    // (session) connection that LISTENs for changes when DATABASE_URL goes through a pooler.
+    SYNC_RETENTION_SECONDS: int(60, 366 * 86_400, 30 * 86_400),
+    DATABASE_LISTEN_URL: z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL').optional(),
   })
   // `when` makes this run even after single variables failed (so every problem is reported in one go);
   // values may then still be raw, hence only presence and equality tests here.
@@ -156,6 +160,7 @@ const schema = z
       problem('DATABASE_URL', 'must be set in production: the embedded database lives in DATA_DIR and is lost when a container is replaced (set ALLOW_EMBEDDED_DATABASE=true to run it anyway, on a persistent volume)');
     }
     if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problem('METRICS_PORT', 'must differ from PORT (metrics are served on their own listener)');
+    if (e.DATABASE_LISTEN_URL !== undefined && e.DATABASE_URL === undefined) problem('DATABASE_LISTEN_URL', 'must be set only together with DATABASE_URL (the embedded database notifies in-process)');
     if (e.DATABASE_URL === undefined && e.WEB_CONCURRENCY > 1) problem('WEB_CONCURRENCY', 'must be 1 unless DATABASE_URL is set (the embedded database serves one process)');
   }, { when: () => true })
   .transform((e) => ({
@@ -166,7 +171,7 @@ const schema = z
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     webConcurrency: e.WEB_CONCURRENCY,
     http: { port: e.PORT, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
-    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS },
+    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, listenUrl: e.DATABASE_LISTEN_URL },
     metrics: { port: e.METRICS_PORT },
     auth: {
       secretKey: resolveSecret(e.NODE_ENV, e.SECRET_KEY, resolve(e.DATA_DIR)),
@@ -184,6 +189,7 @@ const schema = z
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
     },
     idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS },
+    sync: { retentionSeconds: e.SYNC_RETENTION_SECONDS },
     admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
   }));
 

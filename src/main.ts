@@ -56,7 +56,7 @@ async function prepareDatabase(config: Config, logger: Logger) {
 
 async function serve(config: Config, logger: Logger, knex: Knex) {
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(knex);
-  const { app, close } = await timed('app', () => createApp({ config, knex, logger, metrics }));
+  const { app, close, endStreams } = await timed('app', () => createApp({ config, knex, logger, metrics }));
   const server = await listen(app, config.http);
   // In a cluster the primary serves the workers' metrics, aggregated.
   const metricsServer = metrics && cluster.isPrimary ? await serveMetrics(config.metrics.port!, registryScrape(metrics.registry)) : undefined;
@@ -65,7 +65,7 @@ async function serve(config: Config, logger: Logger, knex: Knex) {
   logger.info({ port, metricsPort: config.metrics.port, database, startup_ms: Math.round(performance.now()) }, `listening on http://localhost:${port}`);
   logger.debug({ phases_ms: phases }, 'start-up phases');
 
-  const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
+  const prune = () => pruneExpired(knex, { syncRetentionSeconds: config.sync.retentionSeconds }).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
   void prune();
   const pruning = setInterval(prune, PRUNE_EVERY_MS).unref();
 
@@ -73,6 +73,7 @@ async function serve(config: Config, logger: Logger, knex: Knex) {
     clearInterval(pruning);
     logger.info({ signal }, 'shutting down');
     metricsServer?.close();
+    endStreams();
     await stop(server, SHUTDOWN_GRACE_MS);
     await close();
     await knex.destroy();

@@ -3,8 +3,10 @@ import type { Auth } from '../auth/index.js';
 import type { Config } from '../config.js';
 import type { OperationHandlers } from '../http/operations.js';
 import { createCursors } from '../paging/cursor.js';
+import type { Sync } from '../sync/index.js';
 import { authHandlers } from './auth.js';
 import { operationsHandlers } from './operations.js';
+import { syncHandlers } from './sync.js';
 import { taskHandlers } from './tasks.js';
 import { userHandlers } from './users.js';
 
@@ -12,6 +14,7 @@ export interface HandlerDeps {
   config: Config;
   knex: Knex;
   auth: Auth;
+  sync: Sync;
 }
 
 export function createHandlers(deps: HandlerDeps): OperationHandlers {
@@ -21,5 +24,6 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
     ...authHandlers(deps.auth),
     ...taskHandlers({ ...deps, cursors }),
     ...userHandlers({ ...deps, cursors }),
+    ...syncHandlers(deps),
   };
 }

@@ -1,0 +1,259 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Caller } from '../http/operations.js';
+import { AppError, problems } from '../http/problem.js';
+import type { Outlet, Reply } from '../http/reply.js';
+import type { ChangeFeed } from './changes.js';
+import { readFeed } from './feed.js';
+import type { ChangeListener } from './listener.js';
+import type { Position } from './position.js';
+
+/** What the streams report to the metrics (src/metrics.ts), when they are on. */
+export interface StreamMetrics {
+  opened(): void;
+  closed(): void;
+  /** An event written; `lagSeconds` for live changes: from the change's transaction to now. */
+  sent(event: 'upsert' | 'delete', lagSeconds?: number): void;
+}
+
+export const MAX_STREAMS_PER_USER = 5;
+// The registry row of a stream lives this long unless its process renews it: a crashed process's
+// streams stop counting against their users (and stop being notified) within a minute.
+const LEASE_SECONDS = 60;
+const RENEW_EVERY_MS = 20_000;
+// Proxies close idle connections (nginx after 60 s by default); the contract says every 15 s at most.
+const HEARTBEAT_EVERY_MS = 10_000;
+// Sessions end by logout, logout-all, deletion, a password change, deactivation, or any SQL: their
+// state is checked for all streams of the process in one query, so every path ends a stream
+// within this plus a query, well inside the contract's 5 s.
+const SESSION_CHECK_EVERY_MS = 2_000;
+// Notifications are hints (listener.ts); a stream also reads its feed this often, with a random
+// spread so that a thousand streams opened together do not read together.
+const SAFETY_POLL_MS = 30_000;
+const PAGE = 100;
+// While a write that began before the stream registered may still commit (see open()): read this
+// often, fast at first, then at the contract's 1 s.
+const SETTLE_FAST_MS = 200;
+const SETTLE_FAST_FOR_MS = 5_000;
+const SETTLE_SLOW_MS = 1_000;
+// On shutdown, clients are told to reconnect after 1–5 s: spread, so they do not all arrive at once.
+const RETRY_MIN_MS = 1_000;
+const RETRY_SPREAD_MS = 4_000;
+
+// The registry bounds streams per user across every process: counted and inserted under a lock of
+// the user's, taken for the transaction (so it works through PgBouncer's transaction pooling).
+const LOCK_USER = 'select pg_advisory_xact_lock(hashtextextended(?, 0))';
+const REGISTER = `
+  with live as (select count(*) as n from task_streams where user_id = :user and lease_until > now()),
+  expired as (delete from task_streams where user_id = :user and lease_until <= now())
+  insert into task_streams (id, user_id, session_id, lease_until)
+  select :id, :user, :session, now() + make_interval(secs => :lease) from live where n < :max
+  returning id`;
+const RENEW = 'update task_streams set lease_until = now() + make_interval(secs => ?) where id = any(?::uuid[])';
+const UNREGISTER = 'delete from task_streams where id = ?';
+const LIVE_SESSIONS = `
+  select s.id from sessions s join users u on u.id = s.user_id
+  where s.id = any(?::uuid[]) and s.revoked_at is null and u.is_active`;
+// Assigns this statement a transaction id, which is later than every id handed out before it.
+const NEXT_XID = 'select pg_current_xact_id()::text as xid';
+const SETTLED = 'select pg_snapshot_xmin(pg_current_snapshot()) >= ?::xid8 as settled';
+
+interface Stream {
+  caller: Caller;
+  id: string;
+  heartbeat(): void;
+  end(retryMs?: number): void;
+}
+
+const eventText = (event: string, id: string, data: unknown) => `event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
+
+/** GET /tasks/events: each open stream of this process, and what they share. */
+export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listener: ChangeListener; logger: Logger; metrics?: StreamMetrics }) {
+  const { knex, feed, listener, logger, metrics } = deps;
+  const streams = new Set<Stream>();
+  let closing = false;
+  let timers: NodeJS.Timeout[] = [];
+
+  // Process-wide chores, running only while this process has streams.
+  function startChores() {
+    if (timers.length > 0) return;
+    const each = (ms: number, chore: () => Promise<unknown> | void) =>
+      setInterval(() => void Promise.resolve(chore()).catch((err) => logger.warn({ err }, 'an event stream chore failed')), ms).unref();
+    timers = [
+      each(HEARTBEAT_EVERY_MS, () => streams.forEach((s) => s.heartbeat())),
+      each(RENEW_EVERY_MS, () => knex.raw(RENEW, [LEASE_SECONDS, [...streams].map((s) => s.id)])),
+      each(SESSION_CHECK_EVERY_MS, async () => {
+        const sessions = [...new Set([...streams].map((s) => s.caller.sessionId))];
+        const { rows } = await knex.raw<{ rows: { id: string }[] }>(LIVE_SESSIONS, [sessions]);
+        const live = new Set(rows.map((r) => r.id));
+        for (const stream of streams) if (!live.has(stream.caller.sessionId)) stream.end();
+      }),
+    ];
+  }
+  function stopChoresIfIdle() {
+    if (streams.size > 0) return;
+    timers.forEach(clearInterval);
+    timers = [];
+  }
+
+  async function register(caller: Caller): Promise<string | undefined> {
+    const id = randomUUID();
+    return knex.transaction(async (trx) => {
+      await trx.raw(LOCK_USER, [`task_streams ${caller.userId}`]);
+      const { rows } = await trx.raw<{ rows: unknown[] }>(REGISTER, {
+        id, user: caller.userId, session: caller.sessionId, lease: LEASE_SECONDS, max: MAX_STREAMS_PER_USER,
+      });
+      return rows.length > 0 ? id : undefined;
+    });
+  }
+
+  function run(out: Outlet, caller: Caller, id: string, start: Position, settleXid: string, expiresAt: number) {
+    let position = start;
+    let ended = false;
+    let live = false;
+    let settling = true;
+    const settleFrom = Date.now();
+    let due = true;
+    let signal: (() => void) | undefined;
+    const wake = () => {
+      due = true;
+      signal?.();
+    };
+    const unwatch = listener.watch(caller.userId, wake);
+    const expiry = setTimeout(() => stream.end(), Math.max(0, expiresAt - Date.now()));
+
+    const stream: Stream = {
+      caller,
+      id,
+      heartbeat: () => out.write(': keep-alive\n\n'),
+      end(retryMs) {
+        if (ended) return;
+        ended = true;
+        streams.delete(stream);
+        stopChoresIfIdle();
+        metrics?.closed();
+        unwatch();
+        clearTimeout(expiry);
+        signal?.();
+        if (retryMs !== undefined) out.write(`retry: ${retryMs}\n\n`);
+        out.end();
+        knex.raw(UNREGISTER, [id]).catch((err) => logger.warn({ err }, 'could not unregister an event stream'));
+      },
+    };
+    streams.add(stream);
+    metrics?.opened();
+    startChores();
+    void out.closed.then(() => stream.end());
+
+    const nextWake = () =>
+      new Promise<void>((resolve) => {
+        if (due || ended) return resolve();
+        const delay = settling
+          ? Date.now() - settleFrom < SETTLE_FAST_FOR_MS ? SETTLE_FAST_MS : SETTLE_SLOW_MS
+          : SAFETY_POLL_MS * (0.75 + Math.random() / 2);
+        const timer = setTimeout(wake, delay);
+        signal = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+
+    /** Writes every change after `position`, page by page, waiting for a slow client to take them. */
+    async function drain() {
+      for (;;) {
+        const page = await readFeed(knex, caller.userId, position, PAGE);
+        for (const { change, position: after } of page.entries) {
+          if (ended) return;
+          const data = feed.present(change);
+          const written = out.write(eventText(data.type, feed.token(caller, after), data));
+          const at = change.type === 'upsert' ? change.task.updated_at : change.deleted_at;
+          metrics?.sent(data.type, live ? (Date.now() - at.getTime()) / 1000 : undefined);
+          if (!written) await out.drained();
+        }
+        position = page.next;
+        if (!page.hasMore) return;
+      }
+    }
+
+    const loop = async () => {
+      while (!ended) {
+        await nextWake();
+        signal = undefined;
+        if (ended) return;
+        due = false;
+        // Asked before the read, so that the read sees whatever the answer says has ended.
+        const settled = settling && (await knex.raw<{ rows: { settled: boolean }[] }>(SETTLED, [settleXid])).rows[0]!.settled;
+        await drain();
+        if (ended) return;
+        if (!live) {
+          live = true;
+          const token = feed.token(caller, position);
+          out.write(eventText('ready', token, { next_since: token }));
+        }
+        if (settled) settling = false;
+      }
+    };
+    loop().catch((err) => {
+      // The client reconnects with its last event id and misses nothing.
+      logger.warn({ err }, 'an event stream failed; ending it');
+      stream.end(RETRY_MIN_MS + Math.floor(Math.random() * RETRY_SPREAD_MS));
+    });
+  }
+
+  return {
+    /**
+     * Opens a stream of `caller`'s changes after `position` until `expiresAt` (ms; the access
+     * token's expiry): 429 when the user already has MAX_STREAMS_PER_USER, 503 while shutting down.
+     *
+     * Registration race: a write notifies only owners with a registered stream, and checks that
+     * before it commits. A write that checked just before this stream's registration committed,
+     * but commits after the stream's first read, would be neither read nor notified. Its
+     * transaction id was assigned before its check, so before the id this stream takes right after
+     * registering (ids grow). The stream therefore keeps polling its feed until no transaction
+     * with a smaller id is still running, then relies on notifications and its safety poll.
+     */
+    async open(caller: Caller, position: Position, expiresAt: number): Promise<Reply> {
+      if (closing) throw problems.unavailable('The server is shutting down; reconnect.', 1);
+      const id = await register(caller);
+      if (!id) {
+        throw new AppError(429, 'too-many-streams', `You already have ${MAX_STREAMS_PER_USER} event streams open; close one first.`, {
+          headers: { 'Retry-After': String(LEASE_SECONDS) },
+        });
+      }
+      let settleXid: string;
+      try {
+        settleXid = (await knex.raw<{ rows: { xid: string }[] }>(NEXT_XID)).rows[0]!.xid;
+      } catch (error) {
+        await knex.raw(UNREGISTER, [id]).catch(() => undefined);
+        throw error;
+      }
+      return {
+        status: 200,
+        contentType: 'text/event-stream',
+        // nginx buffers responses unless told otherwise.
+        headers: { 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' },
+        stream: (out) => run(out, caller, id, position, settleXid, expiresAt),
+      };
+    },
+
+    /** Graceful shutdown: ends every stream with a `retry:` hint, and refuses new ones. */
+    endAll() {
+      closing = true;
+      for (const stream of streams) stream.end(RETRY_MIN_MS + Math.floor(Math.random() * RETRY_SPREAD_MS));
+    },
+
+    /** How many streams this process has open. */
+    get size() {
+      return streams.size;
+    },
+
+    async close() {
+      closing = true;
+      for (const stream of streams) stream.end();
+      await listener.close();
+    },
+  };
+}
+
+export type EventStreams = ReturnType<typeof createEventStreams>;
