@@ -10,6 +10,7 @@ import { signUp, type SignedUp } from './support/users.js';
 const SECRET_KEY = 'a test secret key for signing sync positions';
 const RETENTION_SECONDS = 3600;
 const server = useServer({ SECRET_KEY, SYNC_RETENTION_SECONDS: String(RETENTION_SECONDS) });
+const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
 
 const changes = (user: SignedUp, query: { since?: string; limit?: number } = {}) => ok(user.client.GET('/tasks/changes', { params: { query } }));
 const rawChanges = (user: SignedUp, query: string) => server().fetch(`/tasks/changes?${query}`, { headers: asUser(user) });
@@ -142,6 +143,33 @@ describe('changes made outside the API', () => {
     expect((await changes(to, { since: toSince })).changes).toEqual([
       expect.objectContaining({ type: 'upsert', task: expect.objectContaining({ id: moved.id, owner_id: to.id }) }),
     ]);
+  });
+
+  it('gives a task deleted and then recreated with the same id once, as an upsert', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user, { title: 'deleted, then back' });
+    const since = (await changes(user)).next_since;
+    await ok(user.client.DELETE('/tasks/{id}', { params: { path: { id: task.id } } }));
+    await server().knex('tasks').insert({ id: task.id, owner_id: user.id, title: 'back again' });
+    expect((await changes(user, { since })).changes).toEqual([
+      expect.objectContaining({ type: 'upsert', task: expect.objectContaining({ id: task.id, title: 'back again' }) }),
+    ]);
+  });
+
+  it.skipIf(!onPostgres)('keeps a recreated task when its insert began before the delete that came first committed', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user, { title: 'deleted, then back' });
+    const replica = new Replica();
+    await replica.catchUp(user.client);
+    const { knex } = server();
+    // The recreating transaction takes its id first (by another write), so its id is below the delete's.
+    await knex.transaction(async (trx) => {
+      await trx('tasks').insert({ owner_id: user.id, title: 'takes the transaction id' });
+      await knex('tasks').where('id', task.id).delete();
+      await trx('tasks').insert({ id: task.id, owner_id: user.id, title: 'back again' });
+    });
+    await replica.catchUp(user.client);
+    expect(replica.sorted()).toEqual(await tasksInDatabase(server(), user.id));
   });
 
   it('counts tasks from before the feed (no stamp) in a sync from nothing, and never as a change since', async () => {
