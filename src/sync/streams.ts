@@ -72,6 +72,8 @@ const eventText = (event: string, id: string, data: unknown) => `event: ${event}
 export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listener: ChangeListener; logger: Logger; metrics?: StreamMetrics }) {
   const { knex, feed, listener, logger, metrics } = deps;
   const streams = new Set<Stream>();
+  // Registrations being removed: closing waits for them, while the database is still there.
+  const unregistering = new Set<Promise<unknown>>();
   let closing = false;
   let timers: NodeJS.Timeout[] = [];
 
@@ -138,7 +140,9 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
         signal?.();
         if (retryMs !== undefined) out.write(`retry: ${retryMs}\n\n`);
         out.end();
-        knex.raw(UNREGISTER, [id]).catch((err) => logger.warn({ err }, 'could not unregister an event stream'));
+        const done = knex.raw(UNREGISTER, [id]).catch((err) => logger.warn({ err }, 'could not unregister an event stream'));
+        unregistering.add(done);
+        void done.finally(() => unregistering.delete(done));
       },
     };
     streams.add(stream);
@@ -251,7 +255,7 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
     async close() {
       closing = true;
       for (const stream of streams) stream.end();
-      await listener.close();
+      await Promise.all([...unregistering, listener.close()]);
     },
   };
 }
