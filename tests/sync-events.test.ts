@@ -244,6 +244,24 @@ describe('changes from elsewhere', () => {
     }
   });
 
+  it.skipIf(!onPostgres)('reach a stream that registered after their transaction looked for streams, and read before it committed', async () => {
+    // The process's listener is connected by then (its first connection wakes every stream anyway).
+    await liveStream(await signUp(server()));
+    await sleep(500);
+    const user = await signUp(server());
+    const { knex } = server();
+    let commit!: () => void;
+    const committed = knex.transaction(async (trx) => {
+      // The trigger looks for streams now, finds none, and will not notify.
+      await trx('tasks').insert({ owner_id: user.id, title: 'committed after the stream read' });
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    const s = await liveStream(user);
+    commit();
+    await committed;
+    expect(changeOf(await s.next(isChange, 3_000))).toMatchObject({ type: 'upsert', task: { title: 'committed after the stream read' } });
+  });
+
   it('wake the listener of a process for owners with an open stream (NOTIFY from the tasks triggers)', async () => {
     const user = await signUp(server());
     const { knex } = server();

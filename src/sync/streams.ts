@@ -33,10 +33,13 @@ const SESSION_CHECK_EVERY_MS = 2_000;
 const SAFETY_POLL_MS = 30_000;
 const PAGE = 100;
 // While a write that began before the stream registered may still commit (see open()): read this
-// often, fast at first, then at the contract's 1 s.
+// often, fast at first, then at the contract's 1 s. A transaction that stays open longer than a
+// minute (a batch job, a session left idle in a transaction) would keep every new stream polling:
+// past that, the safety poll covers the (microseconds-wide) race instead.
 const SETTLE_FAST_MS = 200;
 const SETTLE_FAST_FOR_MS = 5_000;
 const SETTLE_SLOW_MS = 1_000;
+const SETTLE_AT_MOST_MS = 60_000;
 // On shutdown, clients are told to reconnect after 1–5 s: spread, so they do not all arrive at once.
 const RETRY_MIN_MS = 1_000;
 const RETRY_SPREAD_MS = 4_000;
@@ -195,7 +198,7 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
           const token = feed.token(caller, position);
           out.write(eventText('ready', token, { next_since: token }));
         }
-        if (settled) settling = false;
+        if (settled || Date.now() - settleFrom > SETTLE_AT_MOST_MS) settling = false;
       }
     };
     loop().catch((err) => {
