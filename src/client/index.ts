@@ -7,6 +7,7 @@ export type Session = components['schemas']['Session'];
 export type { paths, components };
 export { walk, type Listing, type WalkQuery } from './walk.js';
 export { createTaskOnce, type CreateOnceOptions } from './create-once.js';
+export { subscribe, sync, type ChangeHandlers, type SubscribeOptions, type Subscription, type SyncOptions } from './sync.js';
 
 /** A problem+json error answer, thrown by `ok()`. */
 export class ApiProblem extends Error {
