@@ -49,10 +49,14 @@ begin
 end $$`;
 
 // One notification per owner and transaction (PostgreSQL folds identical ones), sent at commit,
-// and only for an owner with a stream whose process is alive (its lease renewed).
+// and only for an owner with a stream whose process is alive (its lease renewed). The shared lock,
+// held to the end of the transaction, closes the race with a stream registering meanwhile
+// (src/sync/streams.ts, open()): a registration takes it exclusively, so it waits for the writes
+// that looked for streams before it, and writes that look after it wait for it to commit.
 const NOTIFY = `
 create or replace function task_changes_notify(owner uuid) returns void language plpgsql as $$
 begin
+  perform pg_advisory_xact_lock_shared(hashtextextended('task_changes ' || owner::text, 0));
   if exists (select 1 from task_streams where user_id = owner and lease_until > now()) then
     perform pg_notify('task_changes', owner::text);
   end if;

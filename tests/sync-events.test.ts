@@ -250,16 +250,22 @@ describe('changes from elsewhere', () => {
     await sleep(500);
     const user = await signUp(server());
     const { knex } = server();
+    let looked!: () => void;
     let commit!: () => void;
+    const written = new Promise<void>((resolve) => (looked = resolve));
     const committed = knex.transaction(async (trx) => {
       // The trigger looks for streams now, finds none, and will not notify.
-      await trx('tasks').insert({ owner_id: user.id, title: 'committed after the stream read' });
+      await trx('tasks').insert({ owner_id: user.id, title: 'committed after the stream registered' });
+      looked();
       await new Promise<void>((resolve) => (commit = resolve));
     });
-    const s = await liveStream(user);
+    await written;
+    const opened = stream(user);
+    await sleep(300);
     commit();
     await committed;
-    expect(changeOf(await s.next(isChange, 3_000))).toMatchObject({ type: 'upsert', task: { title: 'committed after the stream read' } });
+    const s = await opened;
+    expect(changeOf(await s.next(isChange, 3_000))).toMatchObject({ type: 'upsert', task: { title: 'committed after the stream registered' } });
   });
 
   it('wake the listener of a process for owners with an open stream (NOTIFY from the tasks triggers)', async () => {

@@ -32,21 +32,15 @@ const SESSION_CHECK_EVERY_MS = 2_000;
 // spread so that a thousand streams opened together do not read together.
 const SAFETY_POLL_MS = 30_000;
 const PAGE = 100;
-// While a write that began before the stream registered may still commit (see open()): read this
-// often, fast at first, then at the contract's 1 s. A transaction that stays open longer than a
-// minute (a batch job, a session left idle in a transaction) would keep every new stream polling:
-// past that, the safety poll covers the (microseconds-wide) race instead.
-const SETTLE_FAST_MS = 200;
-const SETTLE_FAST_FOR_MS = 5_000;
-const SETTLE_SLOW_MS = 1_000;
-const SETTLE_AT_MOST_MS = 60_000;
 // On shutdown, clients are told to reconnect after 1–5 s: spread, so they do not all arrive at once.
 const RETRY_MIN_MS = 1_000;
 const RETRY_SPREAD_MS = 4_000;
 
-// The registry bounds streams per user across every process: counted and inserted under a lock of
-// the user's, taken for the transaction (so it works through PgBouncer's transaction pooling).
-const LOCK_USER = 'select pg_advisory_xact_lock(hashtextextended(?, 0))';
+// Registering takes the owner's lock that every task write holds shared until it commits (the
+// tasks trigger, migrations/20261204000200_create_task_changes.ts), exclusively: see open(). The
+// same lock serialises a user's registrations, so they count each other (taken for the transaction,
+// it works through PgBouncer's transaction pooling).
+const LOCK_OWNER = "select pg_advisory_xact_lock(hashtextextended('task_changes ' || ?, 0))";
 const REGISTER = `
   with live as (select count(*) as n from task_streams where user_id = :user and lease_until > now()),
   expired as (delete from task_streams where user_id = :user and lease_until <= now())
@@ -58,9 +52,6 @@ const UNREGISTER = 'delete from task_streams where id = ?';
 const LIVE_SESSIONS = `
   select s.id from sessions s join users u on u.id = s.user_id
   where s.id = any(?::uuid[]) and s.revoked_at is null and u.is_active`;
-// Assigns this statement a transaction id, which is later than every id handed out before it.
-const NEXT_XID = 'select pg_current_xact_id()::text as xid';
-const SETTLED = 'select pg_snapshot_xmin(pg_current_snapshot()) >= ?::xid8 as settled';
 
 interface Stream {
   caller: Caller;
@@ -105,7 +96,7 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
   async function register(caller: Caller): Promise<string | undefined> {
     const id = randomUUID();
     return knex.transaction(async (trx) => {
-      await trx.raw(LOCK_USER, [`task_streams ${caller.userId}`]);
+      await trx.raw(LOCK_OWNER, [caller.userId]);
       const { rows } = await trx.raw<{ rows: unknown[] }>(REGISTER, {
         id, user: caller.userId, session: caller.sessionId, lease: LEASE_SECONDS, max: MAX_STREAMS_PER_USER,
       });
@@ -113,12 +104,10 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
     });
   }
 
-  function run(out: Outlet, caller: Caller, id: string, start: Position, settleXid: string, expiresAt: number) {
+  function run(out: Outlet, caller: Caller, id: string, start: Position, expiresAt: number) {
     let position = start;
     let ended = false;
     let live = false;
-    let settling = true;
-    const settleFrom = Date.now();
     let due = true;
     let signal: (() => void) | undefined;
     const wake = () => {
@@ -156,10 +145,7 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
     const nextWake = () =>
       new Promise<void>((resolve) => {
         if (due || ended) return resolve();
-        const delay = settling
-          ? Date.now() - settleFrom < SETTLE_FAST_FOR_MS ? SETTLE_FAST_MS : SETTLE_SLOW_MS
-          : SAFETY_POLL_MS * (0.75 + Math.random() / 2);
-        const timer = setTimeout(wake, delay);
+        const timer = setTimeout(wake, SAFETY_POLL_MS * (0.75 + Math.random() / 2));
         signal = () => {
           clearTimeout(timer);
           resolve();
@@ -189,8 +175,6 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
         signal = undefined;
         if (ended) return;
         due = false;
-        // Asked before the read, so that the read sees whatever the answer says has ended.
-        const settled = settling && (await knex.raw<{ rows: { settled: boolean }[] }>(SETTLED, [settleXid])).rows[0]!.settled;
         await drain();
         if (ended) return;
         if (!live) {
@@ -198,7 +182,6 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
           const token = feed.token(caller, position);
           out.write(eventText('ready', token, { next_since: token }));
         }
-        if (settled || Date.now() - settleFrom > SETTLE_AT_MOST_MS) settling = false;
       }
     };
     loop().catch((err) => {
@@ -213,12 +196,14 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
      * Opens a stream of `caller`'s changes after `position` until `expiresAt` (ms; the access
      * token's expiry): 429 when the user already has MAX_STREAMS_PER_USER, 503 while shutting down.
      *
-     * Registration race: a write notifies only owners with a registered stream, and checks that
-     * before it commits. A write that checked just before this stream's registration committed,
-     * but commits after the stream's first read, would be neither read nor notified. Its
-     * transaction id was assigned before its check, so before the id this stream takes right after
-     * registering (ids grow). The stream therefore keeps polling its feed until no transaction
-     * with a smaller id is still running, then relies on notifications and its safety poll.
+     * Why no change slips between registering and the first read: a write notifies only owners
+     * with a registered stream, and looks for one before it commits. A write that looked just
+     * before the registration committed, and committed after the stream's first read, would be
+     * neither read nor notified. But every task write holds its owner's lock shared from that look
+     * until it commits, and registering takes the lock exclusively: it waits for every write that
+     * has looked, so they have all committed before the first read's snapshot is taken, and any
+     * write that looks later waits for the registration to commit and then finds it. The stream
+     * watches for notifications before its first read, so one sent in between is not lost either.
      */
     async open(caller: Caller, position: Position, expiresAt: number): Promise<Reply> {
       if (closing) throw problems.unavailable('The server is shutting down; reconnect.', 1);
@@ -228,19 +213,12 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
           headers: { 'Retry-After': String(LEASE_SECONDS) },
         });
       }
-      let settleXid: string;
-      try {
-        settleXid = (await knex.raw<{ rows: { xid: string }[] }>(NEXT_XID)).rows[0]!.xid;
-      } catch (error) {
-        await knex.raw(UNREGISTER, [id]).catch(() => undefined);
-        throw error;
-      }
       return {
         status: 200,
         contentType: 'text/event-stream',
         // nginx buffers responses unless told otherwise.
         headers: { 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' },
-        stream: (out) => run(out, caller, id, position, settleXid, expiresAt),
+        stream: (out) => run(out, caller, id, position, expiresAt),
       };
     },
 
