@@ -76,40 +76,44 @@ export interface FeedPage {
 
 // Part 1 finishes a pinned window (from, to] after a key; part 2 reads (base, now]. Each arm reads
 // at most :n entries from the owner's (owner_id, change_xid, id) index, in key order. An empty
-// page still yields one row, for the snapshot. :from, :to and :base may be null (no arm then needs
-// them); a null lower bound is "before everything" and then shows no deletions.
-const READ = `
-with page as (
+// page still yields one row, for the snapshot. :from and :base may be null: a null lower bound is
+// "before everything", and then shows no deletions. Two texts, so that the common read (no window
+// pinned: a poll, a stream's read) is planned without the two arms it does not need (planning the
+// four took as long as running them).
+const PINNED_TASKS = `
   (select 1 as part, t.change_xid, t.id, null::timestamptz as deleted_at
      from tasks t
-    where :pinned and t.owner_id = :owner
+    where t.owner_id = :owner
       and t.change_xid >= coalesce(pg_snapshot_xmin(:from::pg_snapshot), '0') and t.change_xid < pg_snapshot_xmax(:to::pg_snapshot)
       and (t.change_xid, t.id) > (:afterXid::xid8, :afterId::uuid)
       and pg_visible_in_snapshot(t.change_xid, :to::pg_snapshot)
       and (:from::pg_snapshot is null or not pg_visible_in_snapshot(t.change_xid, :from::pg_snapshot))
-    order by t.change_xid, t.id limit :n)
-  union all
-  (select 1, d.change_xid, d.task_id, d.deleted_at
+    order by t.change_xid, t.id limit :n)`;
+const PINNED_TOMBSTONES = `
+  (select 1 as part, d.change_xid, d.task_id as id, d.deleted_at
      from task_tombstones d
-    where :pinned and :from::pg_snapshot is not null and d.owner_id = :owner
+    where :from::pg_snapshot is not null and d.owner_id = :owner
       and d.change_xid >= pg_snapshot_xmin(:from::pg_snapshot) and d.change_xid < pg_snapshot_xmax(:to::pg_snapshot)
       and (d.change_xid, d.task_id) > (:afterXid::xid8, :afterId::uuid)
       and pg_visible_in_snapshot(d.change_xid, :to::pg_snapshot) and not pg_visible_in_snapshot(d.change_xid, :from::pg_snapshot)
       and not exists (select 1 from tasks t where t.id = d.task_id and t.owner_id = d.owner_id)
-    order by d.change_xid, d.task_id limit :n)
-  union all
-  (select 2, t.change_xid, t.id, null
+    order by d.change_xid, d.task_id limit :n)`;
+const TASKS = `
+  (select 2 as part, t.change_xid, t.id, null::timestamptz as deleted_at
      from tasks t
     where t.owner_id = :owner and t.change_xid >= coalesce(pg_snapshot_xmin(:base::pg_snapshot), '0')
       and (:base::pg_snapshot is null or not pg_visible_in_snapshot(t.change_xid, :base::pg_snapshot))
-    order by t.change_xid, t.id limit :n)
-  union all
-  (select 2, d.change_xid, d.task_id, d.deleted_at
+    order by t.change_xid, t.id limit :n)`;
+const TOMBSTONES = `
+  (select 2 as part, d.change_xid, d.task_id as id, d.deleted_at
      from task_tombstones d
     where :base::pg_snapshot is not null and d.owner_id = :owner
       and d.change_xid >= pg_snapshot_xmin(:base::pg_snapshot) and not pg_visible_in_snapshot(d.change_xid, :base::pg_snapshot)
       and not exists (select 1 from tasks t where t.id = d.task_id and t.owner_id = d.owner_id)
-    order by d.change_xid, d.task_id limit :n)
+    order by d.change_xid, d.task_id limit :n)`;
+const read = (arms: string[]) => `
+with page as (
+${arms.join('\n  union all\n')}
 )
 select now.feed_snapshot, now.feed_at, p.part as feed_part, p.change_xid::text as feed_xid, p.id as feed_id,
        p.deleted_at as feed_deleted_at, t.*
@@ -117,6 +121,8 @@ select now.feed_snapshot, now.feed_at, p.part as feed_part, p.change_xid::text a
   left join (page p left join tasks t on p.deleted_at is null and t.id = p.id) on true
  order by p.part, p.change_xid, p.id
  limit :n`;
+const READ = read([TASKS, TOMBSTONES]);
+const READ_PINNED = read([PINNED_TASKS, PINNED_TOMBSTONES, TASKS, TOMBSTONES]);
 
 interface FeedRow {
   feed_snapshot: string;
@@ -134,10 +140,9 @@ export async function readFeed(knex: Knex, owner: string, position: Position, li
   const pinned = position.kind === 'window' ? position : undefined;
   // Where part 2 starts: after the pinned window, or at the position itself.
   const base = pinned ? pinned.to : position.kind === 'since' ? position.snapshot : null;
-  const { rows } = await knex.raw<{ rows: FeedRow[] }>(READ, {
+  const { rows } = await knex.raw<{ rows: FeedRow[] }>(pinned ? READ_PINNED : READ, {
     owner,
     n: limit + 1,
-    pinned: pinned !== undefined,
     from: pinned?.from?.text ?? null,
     to: pinned?.to.text ?? null,
     afterXid: (pinned?.after ?? NO_KEY).xid,
