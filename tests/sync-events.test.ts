@@ -268,6 +268,25 @@ describe('changes from elsewhere', () => {
     expect(changeOf(await s.next(isChange, 3_000))).toMatchObject({ type: 'upsert', task: { title: 'committed after the stream registered' } });
   });
 
+  it.skipIf(!onPostgres)('hold a stream that is opening for at most 3 s when their transaction runs long: then 503 with Retry-After', async () => {
+    const user = await signUp(server());
+    const { knex } = server();
+    let commit!: () => void;
+    let written!: () => void;
+    const writing = new Promise<void>((resolve) => (written = resolve));
+    const committed = knex.transaction(async (trx) => {
+      await trx('tasks').insert({ owner_id: user.id, title: 'a long write' });
+      written();
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    await writing;
+    const s = await stream(user);
+    commit();
+    await committed;
+    expect(s.response.status).toBe(503);
+    expect(Number(s.response.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
   it('wake the listener of a process for owners with an open stream (NOTIFY from the tasks triggers)', async () => {
     const user = await signUp(server());
     const { knex } = server();

@@ -41,6 +41,10 @@ const RETRY_SPREAD_MS = 4_000;
 // same lock serialises a user's registrations, so they count each other (taken for the transaction,
 // it works through PgBouncer's transaction pooling).
 const LOCK_OWNER = "select pg_advisory_xact_lock(hashtextextended('task_changes ' || ?, 0))";
+// While a registration waits for the lock, the owner's next writes queue behind it: a write that
+// runs long (a stuck transaction) must not hold them all up, so the registration gives up (503).
+const LOCK_WAIT = 'set local lock_timeout = 3000';
+const LOCK_NOT_AVAILABLE = '55P03';
 const REGISTER = `
   with live as (select count(*) as n from task_streams where user_id = :user and lease_until > now()),
   expired as (delete from task_streams where user_id = :user and lease_until <= now())
@@ -96,7 +100,10 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
   async function register(caller: Caller): Promise<string | undefined> {
     const id = randomUUID();
     return knex.transaction(async (trx) => {
-      await trx.raw(LOCK_OWNER, [caller.userId]);
+      await trx.raw(LOCK_WAIT);
+      await trx.raw(LOCK_OWNER, [caller.userId]).catch((error: { code?: string }) => {
+        throw error.code === LOCK_NOT_AVAILABLE ? problems.unavailable('Your tasks are being written by a long transaction; try again shortly.', 3) : error;
+      });
       const { rows } = await trx.raw<{ rows: unknown[] }>(REGISTER, {
         id, user: caller.userId, session: caller.sessionId, lease: LEASE_SECONDS, max: MAX_STREAMS_PER_USER,
       });
