@@ -96,7 +96,8 @@ describe('subscribe()', () => {
   it('reconnects when the stream ends with the access token, with a fresh token and Last-Event-ID, missing nothing', async () => {
     const user = await signUp(server());
     const claims = jwt.decode(user.client.tokens!.access_token) as { sub: string; sid: string; role: string };
-    const shortLived = jwt.sign({ role: claims.role, sid: claims.sid, typ: 'access' }, SECRET_KEY, { algorithm: 'HS256', subject: claims.sub, expiresIn: 2 });
+    // Long enough to outlast the first connection on a busy machine; the stream then ends with it.
+    const shortLived = jwt.sign({ role: claims.role, sid: claims.sid, typ: 'access' }, SECRET_KEY, { algorithm: 'HS256', subject: claims.sub, expiresIn: 4 });
     const client = server().client({ ...user.client.tokens!, access_token: shortLived });
     const mine = copy();
     let ready = 0;
@@ -104,7 +105,7 @@ describe('subscribe()', () => {
     subscriptions.push(subscribe(client, { ...mine.handlers, retryMs: 100, ready: () => ready++, disconnected: () => disconnected++ }));
     expect(await eventually(() => ready === 1)).toBe(true);
     await createTask(user, { title: 'before the token expired' });
-    expect(await eventually(() => disconnected === 1, 6_000)).toBe(true);
+    expect(await eventually(() => disconnected === 1, 8_000)).toBe(true);
     await createTask(user, { title: 'while reconnecting' });
     expect(await eventually(() => ready === 2)).toBe(true);
     expect(client.tokens!.access_token).not.toBe(shortLived);
