@@ -6,7 +6,7 @@ import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../src/client/index.js';
 import { databaseNameOf, withDatabase } from '../src/db/create-database.js';
-import { createChangeListener } from '../src/sync/listener.js';
+import { createChangeListener, LISTENER_NAME } from '../src/sync/listener.js';
 import { createPositionTokens } from '../src/sync/position.js';
 import { pino } from 'pino';
 import { changeOf, isChange, openEvents, within, type EventStream } from './support/events.js';
@@ -104,6 +104,7 @@ describe('GET /tasks/events', () => {
     const whileAway = await createTask(user, { title: 'made while disconnected' });
     const since = (await changesSince(user)).next_since; // later than Last-Event-ID: must not be used
     const again = await stream(user, { since, lastEventId: seen.id });
+    expect(again.response.status).toBe(200);
     expect(changeOf(await again.next())).toEqual({ type: 'upsert', task: whileAway });
   });
 
@@ -296,7 +297,8 @@ describe('changes from elsewhere', () => {
     const { knex } = server();
     // As a restart of PostgreSQL or a dropped connection would: the listener's session ends.
     const { rows } = await knex.raw<{ rows: unknown[] }>(
-      "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query = 'listen task_changes'",
+      "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name = ?",
+      [LISTENER_NAME],
     );
     expect(rows.length).toBeGreaterThan(0);
     await sleep(100);

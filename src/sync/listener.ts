@@ -29,6 +29,8 @@ export interface ChangeListener {
 }
 
 export const CHANNEL = 'task_changes';
+/** How the listening connection shows in pg_stat_activity. */
+export const LISTENER_NAME = 'task-changes-listener';
 // Reconnect backoff: quick after a blip, at most every 10 s while the database is away.
 const FIRST_RETRY_MS = 250;
 const LAST_RETRY_MS = 10_000;
@@ -91,7 +93,7 @@ function serverSource(connectionString: string, logger: Logger): Source {
   let probe: NodeJS.Timeout | undefined;
 
   async function connect(notified: (owner: string) => void, connected: () => void) {
-    const next = new pg.Client({ connectionString, keepAlive: true });
+    const next = new pg.Client({ connectionString, keepAlive: true, application_name: LISTENER_NAME });
     client = next;
     const lost = (err?: Error) => {
       if (client !== next || stopped) return;

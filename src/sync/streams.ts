@@ -84,10 +84,11 @@ export function createEventStreams(deps: { knex: Knex; feed: ChangeFeed; listene
       each(HEARTBEAT_EVERY_MS, () => streams.forEach((s) => s.heartbeat())),
       each(RENEW_EVERY_MS, () => knex.raw(RENEW, [LEASE_SECONDS, [...streams].map((s) => s.id)])),
       each(SESSION_CHECK_EVERY_MS, async () => {
-        const sessions = [...new Set([...streams].map((s) => s.caller.sessionId))];
-        const { rows } = await knex.raw<{ rows: { id: string }[] }>(LIVE_SESSIONS, [sessions]);
+        const checked = new Set([...streams].map((s) => s.caller.sessionId));
+        const { rows } = await knex.raw<{ rows: { id: string }[] }>(LIVE_SESSIONS, [[...checked]]);
         const live = new Set(rows.map((r) => r.id));
-        for (const stream of streams) if (!live.has(stream.caller.sessionId)) stream.end();
+        // Only the sessions asked about: a stream opened during the query is not known to be dead.
+        for (const stream of streams) if (checked.has(stream.caller.sessionId) && !live.has(stream.caller.sessionId)) stream.end();
       }),
     ];
   }
