@@ -1,8 +1,9 @@
 // Event streams at scale (issue 20): BENCH_STREAMS (1 000) open GET /tasks/events streams on one
 // API process, the production build, over a fresh PostgreSQL database (BENCH_STREAMS_DATABASE_URL).
 // Prints the memory a stream costs, the time from a commit to its event at every stream of its
-// owner while writes run, and what notifying costs a write: POST /tasks through the API for an
-// owner without a stream (no NOTIFY) and with one (a NOTIFY at each commit), alternating rounds.
+// owner while writes run, and what a watched owner's writes cost: POST /tasks through the API for
+// an owner without a stream (no NOTIFY) and with one (a NOTIFY at each commit, and the stream's
+// read and event for each change, in the same process), alternating rounds.
 // The streams, the writer and the load generator share this process and the machine's cores with
 // the API and PostgreSQL: compare ratios within one run.
 import { randomBytes } from 'node:crypto';
@@ -185,7 +186,10 @@ try {
   }
   watching.close();
   const [q, w] = [median(rounds.quiet), median(rounds.watched)];
-  say(`POST /tasks, 16 connections: ${q.toFixed(0)} req/s for an owner without a stream (no NOTIFY), ${w.toFixed(0)} with one (a NOTIFY a commit): ${(w / q).toFixed(2)} ×`);
+  say(
+    `POST /tasks, 16 connections: ${q.toFixed(0)} req/s for an owner without a stream (no NOTIFY), ${w.toFixed(0)} with one ` +
+      `(a NOTIFY a commit, and the stream reading and sending each change in the same process): ${(w / q).toFixed(2)} ×`,
+  );
 } finally {
   await api.stop();
   await db.end();
