@@ -131,6 +131,7 @@ bench-load: build ## Load-test the production build against a bare floor on a fr
 	node dist/bench/load/run.js
 	$(BIN)/tsx bench/floods.ts
 	$(BIN)/tsx bench/token-verify.ts
+	$(BIN)/tsx bench/streams.ts
 
 clean: ## Remove build output
 	rm -rf dist .run

@@ -390,6 +390,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List changes to the caller's tasks
+         * @description What changed in the caller's own tasks (admins too get only their own here) since a
+         *     position: the feed for keeping a copy of them in sync, offline apps and second tabs
+         *     included.
+         *
+         *     Without `since`, the feed starts from nothing: every current task as an `upsert`, no
+         *     deletions. Then send `next_since` back as `since`, at once while `has_more` is `true`, and
+         *     again whenever you want to catch up. Apply the changes in the order given, each over what you
+         *     hold: an `upsert` replaces (or adds) the task, a `delete` removes it (a `delete` of a task you
+         *     never had is harmless).
+         *
+         *     **No change is ever missed.** Following `next_since` until `has_more` is `false`, again and
+         *     again while others create, update and delete the tasks on any number of servers, you hold
+         *     exactly the server's tasks at their latest versions once you catch up after the writes stop —
+         *     also when concurrent transactions commit in another order than they began. Positions are
+         *     database snapshots, not times or counters, so a change that commits late is still ahead of you.
+         *
+         *     **Order.** Changes come in the order of the transactions that made them, by transaction
+         *     number (handed out when a transaction first writes), then by task id. Transactions that
+         *     overlap may commit in another order than they were numbered, so a later page can hold a change
+         *     numbered below one you already have: that is expected. Within one page a task appears at most
+         *     once, in its state when the page was read, so applying pages in the order you got them leaves
+         *     every task in its latest state.
+         *
+         *     Deletions are remembered for `SYNC_RETENTION_SECONDS` (30 days by default); a `since` older
+         *     than that is 410, and you start again without `since`. The client package's `sync()` follows
+         *     the feed and starts over on 410 by itself.
+         */
+        get: operations["listTaskChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream changes to the caller's tasks
+         * @description The changes of `GET /tasks/changes`, pushed as they happen, as
+         *     [Server-Sent Events](https://html.spec.whatwg.org/multipage/server-sent-events.html)
+         *     (`text/event-stream`). Send `Accept: text/event-stream` and the bearer token. Browsers'
+         *     `EventSource` cannot send an `Authorization` header: use a fetch-based reader, such as the
+         *     client package's `subscribe()`.
+         *
+         *     The stream is text, one block per event, blocks separated by a blank line:
+         *
+         *     - `event: upsert` or `event: delete`, one per change, `data:` the change exactly as an item
+         *       of `GET /tasks/changes` (one line of JSON), `id:` a position that `since` and
+         *       `Last-Event-ID` accept, right after that change;
+         *     - `event: ready`, once, when every change after `since` (or `Last-Event-ID`) has been sent
+         *       and live changes follow: `data: {"next_since": …}` and the same value as its `id:`, so a
+         *       stream opened without `since` has a position to resume from before its first change;
+         *     - a comment line (`: keep-alive`) at least every 15 seconds, so that proxies keep an idle
+         *       stream open;
+         *     - `retry:` (milliseconds) before the server closes the stream for a restart: reconnect
+         *       after that long.
+         *
+         *     With `since` or `Last-Event-ID`, the stream first sends every change after that position,
+         *     then live ones; without, only changes from now on. A change committed on any server reaches
+         *     every open stream of its owner within a second. The server ends the stream within 5 seconds
+         *     of its session ending (logout, logout-all, the session deleted, a password change,
+         *     deactivation), and when the access token expires: reconnect with a fresh token and
+         *     `Last-Event-ID`, and nothing is missed. At most 5 streams per user are open at once, across
+         *     all servers (429 beyond). A stream does not count against the request timeout.
+         */
+        get: operations["streamTaskEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{id}": {
         parameters: {
             query?: never;
@@ -935,6 +1025,55 @@ export interface components {
             priority?: components["schemas"]["TaskPriority"];
             labels?: components["schemas"]["TaskLabels"];
         };
+        /** @description The task was created or changed; `task` is its state now. */
+        TaskUpsert: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "upsert";
+            task: components["schemas"]["Task"];
+        };
+        /** @description The task was deleted (or is no longer the caller's). Forget it if you hold it. */
+        TaskDeletion: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "delete";
+            /**
+             * Format: uuid
+             * @description The deleted task's id.
+             * @example 0d6f4c2a-8e1b-4f3a-9c5d-7b2e1a0f9d33
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the deleting transaction began.
+             * @example 2026-11-24T10:05:30.000Z
+             */
+            deleted_at: string;
+        };
+        /** @description One change of one task. */
+        TaskChange: components["schemas"]["TaskUpsert"] | components["schemas"]["TaskDeletion"];
+        TaskChangePage: {
+            /**
+             * @description In the order the server applied them (see the operation); each task at most once, in its
+             *     state when the page was read.
+             */
+            changes: components["schemas"]["TaskChange"][];
+            /**
+             * @description Send back as `since` to get what changed after this page. Keep it with your copy of the
+             *     tasks: it is where that copy stands.
+             * @example WzAsWyI0ODIyIiwwLFtdLDE3OTU1MTQ3NjAwMDBdXQ.tMsoWVwMxqZV8Y9CsCTMeQ
+             */
+            next_since: string;
+            /**
+             * @description `true` when more changes were already waiting: ask again at once with `next_since`.
+             *     `false`: you are up to date; ask again later (or listen to `GET /tasks/events`).
+             */
+            has_more: boolean;
+        };
         /**
          * @description Partial update; send at least one field. Fields you leave out keep their value. `labels`
          *     replaces the whole list (`[]` removes every label); `due_at: null` clears the due date.
@@ -1278,6 +1417,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The position is older than the server keeps deletions (`SYNC_RETENTION_SECONDS`, 30 days by
+         *     default): continuing from it could miss one. Start again without `since` (the client package's
+         *     `sync()` does this by itself) and replace what you hold with what that sync returns.
+         */
+        Gone: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/since-expired",
+                 *       "title": "Gone",
+                 *       "status": 410,
+                 *       "detail": "This position is older than the 30 days deletions are kept; sync again without since."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description `If-Match` does not match the current `ETag`. */
         PreconditionFailed: {
             headers: {
@@ -1330,6 +1491,20 @@ export interface components {
          *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`).
          */
         IdempotencyKey: string;
+        /**
+         * @description Where to continue: a `next_since` from `GET /tasks/changes`, or an event `id` from
+         *     `GET /tasks/events`. Without it, the feed starts from nothing. A position is opaque and signed:
+         *     one that was altered or made for another user is refused with 422 naming `/query/since`; one
+         *     older than the server's retention (`SYNC_RETENTION_SECONDS`, 30 days by default) with 410.
+         */
+        Since: string;
+        /**
+         * @description Sent by an `EventSource` (or the client package's `subscribe()`) when it reconnects: the `id` of
+         *     the last event it received. It takes precedence over `since`, which a reconnecting
+         *     `EventSource` sends again unchanged. The same rules as `since` apply (422 naming
+         *     `/header/Last-Event-ID`, 410).
+         */
+        LastEventId: string;
         /**
          * @description The task's id.
          * @example 9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11
@@ -2392,6 +2567,202 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTaskChanges: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where to continue: a `next_since` from `GET /tasks/changes`, or an event `id` from
+                 *     `GET /tasks/events`. Without it, the feed starts from nothing. A position is opaque and signed:
+                 *     one that was altered or made for another user is refused with 422 naming `/query/since`; one
+                 *     older than the server's retention (`SYNC_RETENTION_SECONDS`, 30 days by default) with 410.
+                 */
+                since?: components["parameters"]["Since"];
+                /**
+                 * @description The most changes in one page.
+                 * @example 100
+                 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of changes. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "changes": [
+                     *         {
+                     *           "type": "upsert",
+                     *           "task": {
+                     *             "id": "9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11",
+                     *             "title": "Write the quarterly report",
+                     *             "description": "Numbers from finance are in the shared folder.",
+                     *             "status": "in_progress",
+                     *             "due_at": "2026-11-30T17:00:00.000Z",
+                     *             "priority": "high",
+                     *             "labels": [
+                     *               "finance",
+                     *               "Q4"
+                     *             ],
+                     *             "completed_at": null,
+                     *             "owner_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                     *             "created_at": "2026-11-24T10:00:00.000Z",
+                     *             "updated_at": "2026-11-24T10:05:00.000Z"
+                     *           }
+                     *         },
+                     *         {
+                     *           "type": "delete",
+                     *           "id": "0d6f4c2a-8e1b-4f3a-9c5d-7b2e1a0f9d33",
+                     *           "deleted_at": "2026-11-24T10:05:30.000Z"
+                     *         }
+                     *       ],
+                     *       "next_since": "WzAsWyI0ODIyIiwwLFtdLDE3OTU1MTQ3NjAwMDBdXQ.tMsoWVwMxqZV8Y9CsCTMeQ",
+                     *       "has_more": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TaskChangePage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["Gone"];
+            /** @description A malformed `since`, one made for another user, or a bad `limit`. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/tasks/changes",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/query/since",
+                     *           "message": "is not a position of your feed; send next_since back unchanged, or start again without since"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamTaskEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Where to continue: a `next_since` from `GET /tasks/changes`, or an event `id` from
+                 *     `GET /tasks/events`. Without it, the feed starts from nothing. A position is opaque and signed:
+                 *     one that was altered or made for another user is refused with 422 naming `/query/since`; one
+                 *     older than the server's retention (`SYNC_RETENTION_SECONDS`, 30 days by default) with 410.
+                 */
+                since?: components["parameters"]["Since"];
+            };
+            header?: {
+                /**
+                 * @description Sent by an `EventSource` (or the client package's `subscribe()`) when it reconnects: the `id` of
+                 *     the last event it received. It takes precedence over `since`, which a reconnecting
+                 *     `EventSource` sends again unchanged. The same rules as `since` apply (422 naming
+                 *     `/header/Last-Event-ID`, 410).
+                 */
+                "Last-Event-ID"?: components["parameters"]["LastEventId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description An endless `text/event-stream` of the caller's task changes (the example shows its
+             *     beginning).
+             */
+            200: {
+                headers: {
+                    /** @description `no-store`: a stream is never cached. */
+                    "Cache-Control": "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example event: upsert
+                     *     id: WzEsWyI0ODE3IiwzLFswXSwxNzk1NTE0NzAwMDAwXSxbIjQ4MjIiLDAsW10sMTc5NTUxNDc2MDAwMF0sIjQ4MTgiLCI5YjJmNmY3ZS0wYzU1LTRkMzgtOWEzNi0yZjRjM2M1ZThkMTEiXQ.a8S17pYR9aBvvlcH4k-dIQ
+                     *     data: {"type":"upsert","task":{"id":"9b2f6f7e-0c55-4d38-9a36-2f4c3c5e8d11","title":"Write the quarterly report","description":"Numbers from finance are in the shared folder.","status":"in_progress","due_at":"2026-11-30T17:00:00.000Z","priority":"high","labels":["finance","Q4"],"completed_at":null,"owner_id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","created_at":"2026-11-24T10:00:00.000Z","updated_at":"2026-11-24T10:05:00.000Z"}}
+                     *
+                     *     event: delete
+                     *     id: WzAsWyI0ODIyIiwwLFtdLDE3OTU1MTQ3NjAwMDBdXQ.tMsoWVwMxqZV8Y9CsCTMeQ
+                     *     data: {"type":"delete","id":"0d6f4c2a-8e1b-4f3a-9c5d-7b2e1a0f9d33","deleted_at":"2026-11-24T10:05:30.000Z"}
+                     *
+                     *     event: ready
+                     *     id: WzAsWyI0ODIyIiwwLFtdLDE3OTU1MTQ3NjAwMDBdXQ.tMsoWVwMxqZV8Y9CsCTMeQ
+                     *     data: {"next_since":"WzAsWyI0ODIyIiwwLFtdLDE3OTU1MTQ3NjAwMDBdXQ.tMsoWVwMxqZV8Y9CsCTMeQ"}
+                     *
+                     *     : keep-alive
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["Gone"];
+            /** @description A malformed `since` or `Last-Event-ID`, or one made for another user. */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/tasks/events",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/header/Last-Event-ID",
+                     *           "message": "is not a position of your feed; send the last event id back unchanged, or start again without it"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The user already has 5 streams open; close one, or retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/too-many-streams",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "You already have 5 event streams open; close one first."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };

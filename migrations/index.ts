@@ -9,6 +9,7 @@ import * as createRateLimiter from './20261201001200_create_rate_limiter.js';
 import * as createIdempotencyKeys from './20261201002001_create_idempotency_keys.js';
 import * as createListingIndexes from './20261201002002_create_listing_indexes.js';
 import * as addTaskPlanning from './20261204000100_add_task_planning.js';
+import * as createTaskChanges from './20261204000200_create_task_changes.js';
 import * as addAccountMail from './20261204000300_add_account_mail.js';
 
 interface NamedMigration {
@@ -29,6 +30,7 @@ const migrations: NamedMigration[] = [
   { name: '20261201002001_create_idempotency_keys', migration: createIdempotencyKeys },
   { name: '20261201002002_create_listing_indexes', migration: createListingIndexes },
   { name: '20261204000100_add_task_planning', migration: addTaskPlanning },
+  { name: '20261204000200_create_task_changes', migration: createTaskChanges },
   { name: '20261204000300_add_account_mail', migration: addAccountMail },
 ];
 

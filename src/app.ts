@@ -21,6 +21,7 @@ import { send, type Sent } from './http/send.js';
 import { clientAddress } from './limits/client-address.js';
 import { createLimits, specLimits } from './limits/index.js';
 import { createMail, type MailWorkerOptions } from './mail/index.js';
+import { createSync } from './sync/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -43,8 +44,9 @@ export async function createApp(deps: AppDeps) {
   const limits = createLimits(config, knex);
   const mail = createMail({ config, knex, logger, registry: deps.metrics?.registry, worker: deps.mailWorker });
   const auth = createAuth(config, knex, limits, mail);
+  const sync = createSync({ config, knex, logger, metrics: deps.metrics?.streams });
   const api = await createBackend({
-    handlers: createHandlers({ config, knex, auth, isStopping: deps.isStopping }),
+    handlers: createHandlers({ config, knex, auth, sync, isStopping: deps.isStopping }),
     authenticate: auth.authenticate,
     rateLimits: specLimits(limits),
   });
@@ -145,10 +147,13 @@ export async function createApp(deps: AppDeps) {
   };
   app.use(problemMiddleware);
 
-  /** Releases what the app holds besides `knex`: the mail worker, the rate limiter's connections. */
+  /** Releases what the app holds besides `knex`: the mail worker, the rate limiter's and the change listener's connections. */
   const close = async () => {
     await mail.close();
+    await sync.streams.close();
     await limits.close();
   };
-  return { app, api, close };
+  /** Graceful shutdown, before the server waits for requests to finish: event streams never do. */
+  const endStreams = () => sync.streams.endAll();
+  return { app, api, close, endStreams };
 }

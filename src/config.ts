@@ -19,7 +19,7 @@ export class StartupError extends Error {
 
 const MIN_PRODUCTION_KEY = 32;
 // Echoing these into start-up logs would leak credentials.
-const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL', 'SMTP_URL']);
+const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL', 'DATABASE_LISTEN_URL', 'SMTP_URL']);
 
 const optionalInt = (min: number, max: number) => {
   const message = `must be an integer between ${min} and ${max}`;
@@ -188,6 +188,10 @@ const schema = z
     METRICS_HOST: z.string().refine((s) => isIP(s) !== 0, 'must be an IP address such as 0.0.0.0, 127.0.0.1 or ::').optional(),
     SHUTDOWN_DRAIN_SECONDS: int(0, 300, 5),
     SHUTDOWN_GRACE_SECONDS: int(1, 600, 4),
+    // Staying in sync (1.2): how long deletions are kept for GET /tasks/changes, and the direct
+    // (session) connection that LISTENs for changes when DATABASE_URL goes through a pooler.
+    SYNC_RETENTION_SECONDS: int(60, 366 * 86_400, 30 * 86_400),
+    DATABASE_LISTEN_URL: z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL').optional(),
   })
   // `when` makes this run even after single variables failed (so every problem is reported in one go);
   // values may then still be raw, hence only presence and equality tests here.
@@ -205,6 +209,7 @@ const schema = z
       problem('DATABASE_URL', 'must be set in production: the embedded database lives in DATA_DIR and is lost when a container is replaced (set ALLOW_EMBEDDED_DATABASE=true to run it anyway, on a persistent volume)');
     }
     if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) problem('METRICS_PORT', 'must differ from PORT (metrics are served on their own listener)');
+    if (e.DATABASE_LISTEN_URL !== undefined && e.DATABASE_URL === undefined) problem('DATABASE_LISTEN_URL', 'must be set only together with DATABASE_URL (the embedded database notifies in-process)');
     if (e.DATABASE_URL === undefined && e.WEB_CONCURRENCY > 1) problem('WEB_CONCURRENCY', 'must be 1 unless DATABASE_URL is set (the embedded database serves one process)');
     // Their defaults are for development: in production they would mail links to localhost.
     if (e.NODE_ENV === 'production' && e.SMTP_URL !== undefined) {
@@ -224,7 +229,7 @@ const schema = z
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     webConcurrency: e.WEB_CONCURRENCY,
     http: { port: e.PORT, host: e.HOST, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
-    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS },
+    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, listenUrl: e.DATABASE_LISTEN_URL },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
     auth: {
@@ -254,6 +259,7 @@ const schema = z
       emailVerificationTtlSeconds: e.EMAIL_VERIFICATION_TTL_SECONDS,
       requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
     } as const,
+    sync: { retentionSeconds: e.SYNC_RETENTION_SECONDS },
     admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
   }));
 

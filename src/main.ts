@@ -67,7 +67,8 @@ async function serve(config: Config, logger: Logger, knex: Knex) {
     const { drainSeconds, graceSeconds } = config.shutdown;
     logger.info({ signal, drain_seconds: drainSeconds, grace_seconds: graceSeconds }, 'shutting down');
     const server = await listening;
-    // Long-lived responses (event streams) are to end here, at the start of the drain, with a retry hint.
+    // Event streams never finish by themselves: they end at the start of the drain, with a retry hint.
+    endStreams?.();
     if (server) await stop(server, { drainMs: drainSeconds * 1000, graceMs: graceSeconds * 1000, listenersClosed: allListenersClosed });
     metricsServer?.closeAllConnections();
     metricsServer?.close();
@@ -78,12 +79,14 @@ async function serve(config: Config, logger: Logger, knex: Knex) {
   };
   let pruning: NodeJS.Timeout | undefined;
   let close: (() => Promise<void>) | undefined;
+  let endStreams: (() => void) | undefined;
   process.once('SIGTERM', () => void shutDown('SIGTERM'));
   process.once('SIGINT', () => void shutDown('SIGINT'));
 
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(knex);
   const created = await timed('app', () => createApp({ config, knex, logger, metrics, isStopping: () => stopping }));
   close = created.close;
+  endStreams = created.endStreams;
   if (stopping) return;
   listening = listenOrExplain(() => listen(created.app, config.http), config.http, 'PORT');
   const server = await listening;
@@ -96,7 +99,7 @@ async function serve(config: Config, logger: Logger, knex: Knex) {
   logger.info({ port, metricsPort: config.metrics.port, database, startup_ms: Math.round(performance.now()) }, `listening on http://localhost:${port}`);
   logger.debug({ phases_ms: phases }, 'start-up phases');
 
-  const prune = () => pruneExpired(knex).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
+  const prune = () => pruneExpired(knex, { syncRetentionSeconds: config.sync.retentionSeconds }).catch((err) => logger.warn({ err }, 'pruning expired tokens failed'));
   void prune();
   pruning = setInterval(prune, PRUNE_EVERY_MS).unref();
 }

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Knex } from 'knex';
-import { AggregatorRegistry, collectDefaultMetrics, Gauge, Histogram, Registry, type PrometheusContentType } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type PrometheusContentType } from 'prom-client';
+import type { StreamMetrics } from './sync/streams.js';
 
 // OpenTelemetry's HTTP semantic conventions: known methods by name, any other as _OTHER; the
 // route is a template (never the raw path, which carries ids), and one fixed value when no
@@ -36,7 +37,12 @@ export interface Metrics {
   middleware(routeOf: (req: Request) => string | undefined): RequestHandler;
   /** Starts the error series of every operation at 0 (see STATUSES_SEEN_FROM_START). */
   expectRoutes(routes: { method: string; route: string }[]): void;
+  /** GET /tasks/events: open streams, events sent, and how old a live change is when it is sent. */
+  streams: StreamMetrics;
 }
+
+// From a change's transaction to its event: most within the 1 s the contract allows, the tail beyond.
+const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createMetrics(knex: Knex): Metrics {
   const registry = new AggregatorRegistry<PrometheusContentType>();
@@ -86,6 +92,24 @@ export function createMetrics(knex: Knex): Metrics {
     },
   });
 
+  const openStreams = new Gauge({
+    name: 'task_event_streams_open',
+    help: 'GET /tasks/events streams open in this process.',
+    registers: [registry],
+  });
+  const eventsSent = new Counter({
+    name: 'task_events_sent_total',
+    help: 'Change events written to GET /tasks/events streams, by event type.',
+    labelNames: ['event'],
+    registers: [registry],
+  });
+  const feedLag = new Histogram({
+    name: 'task_events_lag_seconds',
+    help: "Live change events: seconds from the change's transaction (updated_at or deleted_at) to the event being written.",
+    buckets: LAG_BUCKETS,
+    registers: [registry],
+  });
+
   return {
     registry,
     expectRoutes(routes) {
@@ -94,6 +118,14 @@ export function createMetrics(knex: Knex): Metrics {
           duration.zero({ http_request_method: method, http_route: route, http_response_status_code: status });
         }
       }
+    },
+    streams: {
+      opened: () => openStreams.inc(),
+      closed: () => openStreams.dec(),
+      sent(event, lagSeconds) {
+        eventsSent.inc({ event });
+        if (lagSeconds !== undefined) feedLag.observe(Math.max(0, lagSeconds));
+      },
     },
     middleware: (routeOf) => (req, res, next) => {
       const start = process.hrtime.bigint();

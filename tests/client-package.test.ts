@@ -12,6 +12,7 @@ import { signUp } from './support/users.js';
 const run = promisify(execFile);
 const NAME = 'task-management-client';
 const TSC = join(process.cwd(), 'node_modules/.bin/tsc');
+const DEPENDENCIES = ['eventsource-parser', 'openapi-fetch'];
 
 interface LockEntry {
   version: string;
@@ -28,7 +29,10 @@ function consumerLock(tarball: string) {
   const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
   const packages: Record<string, unknown> = {
     '': { name: 'consumer', dependencies: { [NAME]: `file:${tarball}` } },
-    [`node_modules/${NAME}`]: { resolved: `file:${tarball}`, dependencies: { 'openapi-fetch': manifest.dependencies['openapi-fetch'] } },
+    [`node_modules/${NAME}`]: {
+      resolved: `file:${tarball}`,
+      dependencies: Object.fromEntries(DEPENDENCIES.map((name) => [name, manifest.dependencies[name]])),
+    },
   };
   const add = (name: string) => {
     const key = `node_modules/${name}`;
@@ -36,7 +40,7 @@ function consumerLock(tarball: string) {
     packages[key] = ours.packages[key];
     for (const dependency of Object.keys(ours.packages[key]!.dependencies ?? {})) add(dependency);
   };
-  add('openapi-fetch');
+  DEPENDENCIES.forEach(add);
   return { name: 'consumer', lockfileVersion: 3, requires: true, packages };
 }
 
@@ -67,6 +71,8 @@ describe('the client package (make client)', () => {
       'package/src/client/create-once.js',
       'package/src/client/index.d.ts',
       'package/src/client/index.js',
+      'package/src/client/sync.d.ts',
+      'package/src/client/sync.js',
       'package/src/client/walk.d.ts',
       'package/src/client/walk.js',
     ]);
@@ -76,34 +82,42 @@ describe('the client package (make client)', () => {
     expect(readFileSync('README.md', 'utf8')).toContain(`npm install ../task-management-api/dist/client/${tarball.slice(tarball.lastIndexOf('/') + 1)}`);
   });
 
-  it('depends on openapi-fetch alone, has no install scripts, and exports types and import conditions', async () => {
+  it('depends on openapi-fetch and eventsource-parser alone, has no install scripts, and exports types and import conditions', async () => {
     const installed = JSON.parse(readFileSync(join(project, 'node_modules', NAME, 'package.json'), 'utf8')) as Record<string, unknown>;
-    expect(Object.keys(installed.dependencies as object)).toEqual(['openapi-fetch']);
+    expect(Object.keys(installed.dependencies as object)).toEqual(DEPENDENCIES);
     expect(installed.scripts).toBeUndefined();
     expect(installed.exports).toEqual({ '.': { types: './src/client/index.d.ts', import: './src/client/index.js' } });
     const { stdout } = await run('npm', ['ls', '--all', '--parseable'], { cwd: project });
     const names = stdout.trim().split('\n').slice(1).map((path) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
-    expect(names.sort()).toEqual(['openapi-fetch', 'openapi-typescript-helpers', NAME]);
+    expect(names.sort()).toEqual(['eventsource-parser', 'openapi-fetch', 'openapi-typescript-helpers', NAME]);
   });
 
-  it('works from a plain .mjs file: logs in, creates a task and lists it', async () => {
+  it('works from a plain .mjs file: logs in, creates a task, lists it and syncs it', async () => {
     const user = await signUp(server());
     writeFileSync(
       join(project, 'use.mjs'),
-      `import { ApiProblem, createTaskClient, ok } from '${NAME}';
+      `import { ApiProblem, createTaskClient, ok, sync } from '${NAME}';
 const api = createTaskClient({ baseUrl: process.env.BASE_URL });
 await api.login(process.env.EMAIL, process.env.PASSWORD);
 const created = await ok(api.POST('/tasks', { body: { title: 'Installed from the tarball' } }));
 const page = await ok(api.GET('/tasks', { params: { query: { limit: 5 } } }));
 const refused = await ok(api.POST('/tasks', { body: { title: '' } })).catch((error) => error);
-console.log(JSON.stringify({ created, page, problem: refused instanceof ApiProblem ? refused.status : String(refused) }));
+const synced = [];
+await sync(api, undefined, { upsert: (task) => synced.push(task), delete: () => {}, reset: () => {} });
+console.log(JSON.stringify({ created, page, synced, problem: refused instanceof ApiProblem ? refused.status : String(refused) }));
 `,
     );
     const env = { PATH: process.env.PATH, BASE_URL: server().baseUrl, EMAIL: user.email, PASSWORD: user.password };
     const { stdout } = await run('node', ['use.mjs'], { cwd: project, env });
-    const { created, page, problem } = JSON.parse(stdout) as { created: { id: string; owner_id: string }; page: { total: number; items: unknown[] }; problem: number };
+    const { created, page, synced, problem } = JSON.parse(stdout) as {
+      created: { id: string; owner_id: string };
+      page: { total: number; items: unknown[] };
+      synced: unknown[];
+      problem: number;
+    };
     expect(created.owner_id).toBe(user.id);
     expect(page).toMatchObject({ total: 1, items: [created] });
+    expect(synced).toEqual([created]);
     expect(problem).toBe(422);
   });
 

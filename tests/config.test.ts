@@ -131,6 +131,18 @@ describe('loadConfig', () => {
     expect(error.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['ALLOW_EMBEDDED_DATABASE', 'DATABASE_POOL_MAX', 'METRICS_PORT']);
   });
 
+  it('reads the sync retention (30 days by default) and the listen URL, which defaults to none', () => {
+    expect(load({})).toMatchObject({ sync: { retentionSeconds: 2_592_000 }, db: { listenUrl: undefined } });
+    const config = load({ SYNC_RETENTION_SECONDS: '86400', DATABASE_URL: 'postgres://app@pgbouncer:6432/app', DATABASE_LISTEN_URL: 'postgres://app@db:5432/app' });
+    expect(config).toMatchObject({ sync: { retentionSeconds: 86_400 }, db: { listenUrl: 'postgres://app@db:5432/app' } });
+  });
+
+  it('refuses a sync retention under a minute, and a listen URL that is not PostgreSQL or comes without DATABASE_URL, without echoing it', () => {
+    const error = failureOf({ SYNC_RETENTION_SECONDS: '59', DATABASE_LISTEN_URL: 'mysql://u:s3cret@db/app' });
+    expect(error.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['DATABASE_LISTEN_URL', 'DATABASE_LISTEN_URL', 'SYNC_RETENTION_SECONDS']);
+    expect(error.message).not.toMatch(/s3cret/);
+  });
+
   it('never echoes secret values in the error', () => {
     const error = failureOf({ NODE_ENV: 'production', SECRET_KEY: 'hunter2', DATABASE_URL: 'mysql://u:s3cret@db/app' });
     expect(error.message).not.toMatch(/hunter2|s3cret/);

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokens } from '../src/auth/tokens.js';
-import { createTaskClient, walk } from '../src/client/index.js';
+import { createTaskClient, subscribe, sync, walk } from '../src/client/index.js';
 import { freePort } from './support/conformance-proxy.js';
 
 type Json = Record<string, any>;
@@ -174,6 +174,26 @@ describe('the mock server (make mock)', () => {
     for (const { response } of refused) expect(response.status, JSON.stringify(response.headers.get('sl-violations'))).toBe(422);
   });
 
+  it('serves the sync feed and the event stream from their examples (README: what the mock does with a stream)', async () => {
+    const client = createTaskClient({ baseUrl, tokens: example('/auth/login', 'post', '200') });
+    const page = example('/tasks/changes', 'get', '200');
+    const seen: string[] = [];
+    const handlers = { upsert: () => void seen.push('upsert'), delete: () => void seen.push('delete'), reset: () => void seen.push('reset') };
+    // Any since is taken; the example page has has_more false, so a sync ends after it.
+    expect(await sync(client, 'from-an-earlier-sync', handlers)).toBe(page.next_since);
+    expect(seen).toEqual(['upsert', 'delete']);
+
+    // The stream is the example's text, sent whole, and then closed: subscribe() gets its events,
+    // and once more on every reconnection.
+    seen.length = 0;
+    let ready = 0;
+    const subscription = subscribe(client, { ...handlers, retryMs: 50, ready: () => ready++ });
+    for (let i = 0; i < 100 && ready < 2; i++) await sleep(50);
+    subscription.close();
+    expect(ready).toBeGreaterThanOrEqual(2);
+    expect(seen.slice(0, 4)).toEqual(['upsert', 'delete', 'upsert', 'delete']);
+  });
+
   it('checks the bearer scheme: no token or another scheme is 401, any bearer token passes', async () => {
     for (const headers of [{}, { Authorization: 'Basic YWRhOnNlY3JldA==' }] as Array<Record<string, string>>) {
       const res = await fetch(`${baseUrl}/auth/me`, { headers });
@@ -301,7 +321,8 @@ describe('the examples a frontend builds on', () => {
     const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map(deref);
     const body = op.requestBody && deref(deref(op.requestBody).content['application/json'].schema);
     return [
-      ...params.map((p) => `/${p.in}/${p.in === 'header' ? p.name.toLowerCase() : p.name}`),
+      // Headers as the spec spells them, as the server names them (/header/Idempotency-Key).
+      ...params.map((p) => `/${p.in}/${p.name}`),
       ...(body ? ['/body', ...Object.keys(body.properties ?? {}).map((name) => `/body/${name}`)] : []),
     ];
   };

@@ -40,6 +40,23 @@ const SQL = {
   labelled: `select ${TASK}, (select count(*)::int from tasks where owner_id = $1 and label_keys @> array[$3] and label_keys <> '{}') as total
              from tasks where owner_id = $1 and label_keys @> array[$3] and label_keys <> '{}'
              order by created_at desc, id desc limit $2`,
+  // The change feed's one statement (src/sync/feed.ts), for the two reads measured: a first page from
+  // nothing, and a caught-up position (the changes a snapshot did not see, tasks and tombstones).
+  changesFirst: `select ${TASK}, id as feed_id, pg_current_snapshot()::text as snapshot
+                 from tasks where owner_id = $1 order by change_xid, id limit $2`,
+  changesSince: `with page as (
+                   (select id, change_xid, null::timestamptz as deleted_at from tasks
+                     where owner_id = $1 and change_xid >= pg_snapshot_xmin($3::pg_snapshot) and not pg_visible_in_snapshot(change_xid, $3::pg_snapshot)
+                     order by change_xid, id limit $2)
+                   union all
+                   (select task_id, change_xid, deleted_at from task_tombstones d
+                     where owner_id = $1 and change_xid >= pg_snapshot_xmin($3::pg_snapshot) and not pg_visible_in_snapshot(change_xid, $3::pg_snapshot)
+                       and not exists (select 1 from tasks t where t.id = d.task_id and t.owner_id = d.owner_id)
+                     order by change_xid, task_id limit $2))
+                 select now.snapshot, p.id as feed_id, p.deleted_at, t.${TASK.split(', ').join(', t.')}
+                 from (select pg_current_snapshot()::text as snapshot) now
+                 left join (page p left join tasks t on t.id = p.id) on true
+                 order by p.change_xid, p.id limit $2`,
   get: `select ${TASK} from tasks where id = $1 and owner_id = $2`,
   create: `insert into tasks (owner_id, title, description, status) values ($1, $2, $3, coalesce($4, 'todo')) returning ${TASK}`,
   update: `update tasks set title = coalesce($3, title), status = coalesce($4, status),
@@ -136,6 +153,22 @@ async function start(): Promise<Service> {
     sendJson(res, 200, { items, total, limit, offset, next_cursor: next });
   }
 
+  // Positions are the snapshot text, unsigned, as the floor's cursors are.
+  async function changes(res: ServerResponse, caller: Caller, query: URLSearchParams) {
+    const limit = Number(query.get('limit') ?? 100);
+    const since = query.get('since');
+    const { rows } = since
+      ? await pool.query<Record<string, unknown>>(SQL.changesSince, [caller.id, limit + 1, Buffer.from(since, 'base64url').toString()])
+      : await pool.query<Record<string, unknown>>(SQL.changesFirst, [caller.id, limit + 1]);
+    const found = rows.filter((row) => row.feed_id !== null);
+    const changes = found.slice(0, limit).map(({ snapshot: _s, feed_id, deleted_at, ...task }) =>
+      deleted_at ? { type: 'delete', id: feed_id, deleted_at } : { type: 'upsert', task },
+    );
+    const snapshot = String(rows[0]?.snapshot ?? '');
+    const next = Buffer.from(found.length > limit ? JSON.stringify([snapshot, changes.length]) : snapshot).toString('base64url');
+    sendJson(res, 200, { changes, next_since: next, has_more: found.length > limit });
+  }
+
   async function login(res: ServerResponse, body: { email: string; password: string }) {
     const user = (await pool.query(SQL.user, [body.email.toLowerCase()])).rows[0] as
       | { id: string; password_hash: string; role: string; is_active: boolean }
@@ -170,6 +203,7 @@ async function start(): Promise<Service> {
     if (method === 'POST' && path === '/auth/refresh') return refresh(res, JSON.parse(await readBody(req)));
     const caller = await authenticate(req);
     if (!caller) return problem(res, 401);
+    if (path === '/tasks/changes' && method === 'GET') return changes(res, caller, new URLSearchParams(search));
     if (path === '/tasks') {
       if (method === 'GET') return list(res, caller, new URLSearchParams(search));
       if (method === 'POST') {

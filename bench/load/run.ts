@@ -117,7 +117,7 @@ async function answer(target: Target, plan: RequestPlan) {
 async function compareAnswers(scenario: Scenario, targets: Record<TargetName, Target>, sessions: Record<TargetName, Session>, fixtures: Fixtures) {
   const plans = await Promise.all([scenario.plan(sessions.api, fixtures, 1), scenario.plan(sessions.floor, fixtures, 1)]);
   const [api, floor] = await Promise.all([answer(targets.api, plans[0]), answer(targets.floor, plans[1])]);
-  for (const a of [api, floor]) if ('next_cursor' in a.body) a.body.next_cursor = typeof a.body.next_cursor;
+  for (const a of [api, floor]) for (const opaque of ['next_cursor', 'next_since']) if (opaque in a.body) a.body[opaque] = typeof a.body[opaque];
   // Until the API pages by cursor, the floor's next_cursor is its one extra field.
   if (!('next_cursor' in api.body)) delete floor.body.next_cursor;
   const seen = (a: typeof api) => JSON.stringify({ status: a.status, body: plans[0].method === 'GET' ? a.body : shape(a.body) });

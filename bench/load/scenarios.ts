@@ -15,6 +15,8 @@ export interface Session {
   bearer: { small: string; big: string; writer: string };
   /** A cursor after the big owner's 5 000th task, when the target's listing returns next_cursor. */
   deepCursor?: string;
+  /** The small owner's change feed position once caught up, when the target has GET /tasks/changes. */
+  caughtUp?: string;
 }
 
 export const DEEP = 5000;
@@ -55,10 +57,24 @@ async function cursorAt(url: string, bearer: string, depth: number): Promise<str
   return cursor;
 }
 
+/** Follows the change feed from nothing until it has everything; undefined if the target has no feed. */
+async function caughtUp(url: string, bearer: string): Promise<string | undefined> {
+  let since: string | undefined;
+  for (let pages = 0; pages < 100; pages++) {
+    const query = since ? `limit=1000&since=${encodeURIComponent(since)}` : 'limit=1000';
+    const res = await fetch(`${url}/tasks/changes?${query}`, { headers: { Authorization: `Bearer ${bearer}` } });
+    if (!res.ok) return undefined;
+    const page = (await res.json()) as { next_since: string; has_more: boolean };
+    since = page.next_since;
+    if (!page.has_more) return since;
+  }
+  return undefined;
+}
+
 export async function openSession(url: string, fixtures: Fixtures): Promise<Session> {
   const [small, big, writer] = await Promise.all([fixtures.small, fixtures.big, fixtures.writer].map((email) => login(url, email)));
   const bearer = { small: small!.access_token, big: big!.access_token, writer: writer!.access_token };
-  return { url, bearer, deepCursor: await cursorAt(url, bearer.big, DEEP) };
+  return { url, bearer, deepCursor: await cursorAt(url, bearer.big, DEEP), caughtUp: await caughtUp(url, bearer.small) };
 }
 
 export interface Scenario {
@@ -97,6 +113,11 @@ export const scenarios: Scenario[] = [
   {
     ...listing('list-cursor', `GET /tasks?limit=20&cursor=… (after ${DEEP})`, (s) => `/tasks?limit=20&cursor=${encodeURIComponent(s.deepCursor!)}`, 'big'),
     skip: (api) => (api.deepCursor ? undefined : "the API's listing returns no next_cursor yet"),
+  },
+  listing('changes-first', 'GET /tasks/changes?limit=100 (first of 10 000)', () => '/tasks/changes?limit=100', 'big'),
+  {
+    ...listing('changes-poll', 'GET /tasks/changes?since=… (caught up)', (s) => `/tasks/changes?since=${encodeURIComponent(s.caughtUp!)}`, 'small'),
+    skip: (api) => (api.caughtUp ? undefined : 'the API has no change feed'),
   },
   {
     id: 'get',

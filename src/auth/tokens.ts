@@ -78,9 +78,10 @@ export function createTokens(settings: TokenSettings) {
         expiresIn: settings.refreshTokenTtl,
       }),
 
-    verifyAccess(token: string): AccessClaims {
+    /** The claims, and `exp` (seconds since the epoch): when the token stops working. */
+    verifyAccess(token: string): AccessClaims & { exp: number } {
       const payload = verify(token, 'access');
-      return { sub: payload.sub!, sid: payload.sid as string, role: payload.role as Caller['role'] };
+      return { sub: payload.sub!, sid: payload.sid as string, role: payload.role as Caller['role'], exp: payload.exp! };
     },
 
     verifyRefresh(token: string): RefreshClaims {

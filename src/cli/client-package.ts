@@ -1,5 +1,5 @@
 // make client: the typed client (src/client/) as an npm package of its own, compiled ESM with
-// .d.ts and the generated types it needs, depending on openapi-fetch alone. Writes the `npm pack`
+// .d.ts and the generated types it needs, depending on openapi-fetch and eventsource-parser alone. Writes the `npm pack`
 // tarball into the directory given (dist/client by default) and prints its path.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ const manifest = {
   exports: { '.': { types: './src/client/index.d.ts', import: './src/client/index.js' } },
   types: './src/client/index.d.ts',
   sideEffects: false,
-  dependencies: { 'openapi-fetch': root.dependencies['openapi-fetch'] },
+  dependencies: { 'eventsource-parser': root.dependencies['eventsource-parser'], 'openapi-fetch': root.dependencies['openapi-fetch'] },
 };
 
 const readme = `# ${NAME}
@@ -38,6 +38,10 @@ const api = createTaskClient({ baseUrl: 'http://localhost:8000' });
 await api.login('ada@example.com', 'correct-horse-battery');
 const page = await ok(api.GET('/tasks', { params: { query: { limit: 20 } } }));
 \`\`\`
+
+Keeping a copy of the tasks in sync: \`sync(api, since, handlers)\` follows \`GET /tasks/changes\` and
+returns the position to keep; \`subscribe(api, { since, ...handlers })\` follows \`GET /tasks/events\`,
+sending the bearer token and reconnecting with \`Last-Event-ID\`.
 `;
 
 const stage = mkdtempSync(join(tmpdir(), 'client-package-'));

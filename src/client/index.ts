@@ -9,6 +9,7 @@ export type Label = components['schemas']['Label'];
 export type { paths, components };
 export { walk, type Listing, type WalkQuery } from './walk.js';
 export { createTaskOnce, type CreateOnceOptions } from './create-once.js';
+export { subscribe, sync, type ChangeHandlers, type SubscribeOptions, type Subscription, type SyncOptions } from './sync.js';
 
 /** A problem+json error answer, thrown by `ok()`. */
 export class ApiProblem extends Error {

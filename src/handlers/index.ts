@@ -3,10 +3,12 @@ import type { Auth } from '../auth/index.js';
 import type { Config } from '../config.js';
 import type { OperationHandlers } from '../http/operations.js';
 import { createCursors } from '../paging/cursor.js';
+import type { Sync } from '../sync/index.js';
 import { authHandlers } from './auth.js';
 import { labelHandlers } from './labels.js';
 import { operationsHandlers } from './operations.js';
 import { recoveryHandlers } from './recovery.js';
+import { syncHandlers } from './sync.js';
 import { taskHandlers } from './tasks.js';
 import { userHandlers } from './users.js';
 
@@ -15,6 +17,7 @@ export interface HandlerDeps {
   knex: Knex;
   auth: Auth;
   isStopping?: () => boolean;
+  sync: Sync;
 }
 
 export function createHandlers(deps: HandlerDeps): OperationHandlers {
@@ -26,5 +29,6 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
     ...taskHandlers({ ...deps, cursors }),
     ...labelHandlers(deps),
     ...userHandlers({ ...deps, cursors }),
+    ...syncHandlers(deps),
   };
 }

@@ -39,11 +39,14 @@ export interface BackendDeps {
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
+/** The token of an `Authorization: Bearer <token>` header, if that is what it is. */
+export const bearerOf = (header: unknown): string | undefined =>
+  typeof header === 'string' ? /^Bearer +(\S+)\s*$/i.exec(header)?.[1] : undefined;
+
 function bearerToken(c: Context): string {
-  const header = c.request.headers.authorization;
-  const match = typeof header === 'string' ? /^Bearer +(\S+)\s*$/i.exec(header) : null;
-  if (!match) throw problems.unauthorized('An access token is required: send Authorization: Bearer <token>.');
-  return match[1]!;
+  const token = bearerOf(c.request.headers.authorization);
+  if (!token) throw problems.unauthorized('An access token is required: send Authorization: Bearer <token>.');
+  return token;
 }
 
 export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> {

@@ -53,7 +53,9 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
 }
 
 async function serve(instance: { db: TestDatabase; config: Config; options: ServerOptions; violations: string[] }): Promise<TestServer> {
-  const { db, config, options, violations } = instance;
+  const { db, options, violations } = instance;
+  // The change listener needs a session of its own: never through PgBouncer's transaction pooling.
+  const config = db.directUrl ? { ...instance.config, db: { ...instance.config.db, listenUrl: db.directUrl } } : instance.config;
   const metrics = config.metrics.port === undefined ? undefined : createMetrics(db.knex);
   const { app, close: closeApp } = await createApp({
     config,
@@ -83,11 +85,11 @@ async function serve(instance: { db: TestDatabase; config: Config; options: Serv
     client: (tokens) => createTaskClient({ baseUrl, tokens, fetch: checkedFetch }),
     fetch: (path, init) => checkedFetch(`${baseUrl}${path}`, init),
     async sibling() {
-      const { databaseUrl } = db;
+      const { databaseUrl, directUrl } = db;
       if (!databaseUrl) throw new Error('a second instance needs PostgreSQL (TEST_DATABASE_URL)');
       const knex = await createDatabase({ databaseUrl, poolMax: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs });
       // The database outlives the sibling: only its own pool closes with it.
-      const shared: TestDatabase = { knex, databaseUrl, migrate: async () => {}, destroy: () => knex.destroy() };
+      const shared: TestDatabase = { knex, databaseUrl, directUrl, migrate: async () => {}, destroy: () => knex.destroy() };
       return serve({ db: shared, config, options, violations });
     },
     async close() {

@@ -11,6 +11,8 @@ export interface TestDatabase {
   /** The app's connection: through PgBouncer on `make test-pgbouncer`. */
   knex: Knex;
   databaseUrl?: string;
+  /** The same database without PgBouncer in between: a session of its own, for LISTEN. */
+  directUrl?: string;
   /** Runs the migrations, on PostgreSQL over a direct connection, as the README asks of a deployment. */
   migrate(): Promise<void>;
   destroy(): Promise<void>;
@@ -49,6 +51,7 @@ export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax
   return {
     knex,
     databaseUrl,
+    directUrl: withDatabase(serverUrl, name),
     async migrate() {
       const direct = await createDatabase({ databaseUrl: withDatabase(serverUrl, name) });
       try {

@@ -42,7 +42,8 @@ export async function insertTasks(server: TestServer, owner: SignedUp, rows: Tas
       })),
     )
     .returning('*');
-  return inserted.map(({ label_keys: _, ...t }) => ({
+  // As the API shows them: without the stored label keys and the change feed's stamp.
+  return inserted.map(({ label_keys: _keys, change_xid: _stamp, ...t }) => ({
     ...t,
     due_at: iso(t.due_at),
     priority: PRIORITIES[t.priority]!,
