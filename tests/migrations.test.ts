@@ -237,7 +237,7 @@ describe('the task planning migration', () => {
   it("leaves the tasks table as it was on the way down", async () => {
     await db.knex.migrate.down({ migrationSource, name: PLANNING });
     const { rows } = await db.knex.raw("select column_name from information_schema.columns where table_schema = current_schema() and table_name = 'tasks' order by ordinal_position");
-    expect(rows.map((r: { column_name: string }) => r.column_name)).toEqual(['id', 'owner_id', 'title', 'description', 'status', 'created_at', 'updated_at']);
+    expect(rows.map((r: { column_name: string }) => r.column_name)).toEqual(['id', 'owner_id', 'title', 'description', 'status', 'created_at', 'updated_at', 'change_xid']);
     expect((await indexes('tasks')).filter((name) => /due_at|priority|label/.test(name))).toEqual([]);
     await migrateToLatest(db.knex);
   });
