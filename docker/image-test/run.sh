@@ -32,11 +32,17 @@ if ! podman run --rm docker.io/library/debian:bookworm-slim true >/dev/null 2>&1
   podman run --rm docker.io/library/debian:bookworm-slim true
 fi
 echo "== building the images (podman build --format docker)"
-# npm ci in the build trusts the CAs npm trusts here (a TLS-intercepting proxy's, say): the host's
-# CA file and an npmrc naming it are mounted into the RUN steps only, and stay out of the image.
+# npm ci in the build trusts the CAs this machine trusts (a TLS-intercepting proxy's, say): the
+# host's CA file and an npmrc naming it are mounted into the RUN steps only, and stay out of the
+# image. npm's own cafile setting lives in the global npmrc of the Node it runs on, which a Node
+# from the npm registry (as CI puts first on PATH) does not have; Node's and OpenSSL's variables
+# and the system bundle name the same file there.
 build=(--quiet --format docker)
 cafile=$(npm config get cafile)
-if [ "$cafile" != null ] && [ -f "$cafile" ]; then
+for candidate in "$cafile" "${NODE_EXTRA_CA_CERTS:-}" "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-certificates.crt; do
+  if [ "$candidate" != null ] && [ -f "$candidate" ]; then cafile=$candidate; break; fi
+done
+if [ -f "$cafile" ]; then
   printf 'cafile=/run/host-ca.crt\nupdate-notifier=false\n' > "$CACHE/npmrc"
   build+=(-v "$cafile:/run/host-ca.crt:ro" -v "$CACHE/npmrc:/usr/local/etc/npmrc:ro")
 fi
