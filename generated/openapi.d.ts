@@ -1488,7 +1488,10 @@ export interface components {
          *     ([RFC 8941](https://www.rfc-editor.org/rfc/rfc8941#name-strings): `"…"` with `\"` and `\\`
          *     escapes); both forms name the same key. Use a new random key (a UUID) for each task you mean
          *     to create, and the same key for every retry of it. Keys belong to the caller and are kept
-         *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`).
+         *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`), at most 1000 per user
+         *     (`IDEMPOTENCY_KEYS_PER_USER`): each new key beyond that drops the caller's oldest one. A key is
+         *     also dropped when the task it created is deleted. A retry with a dropped key is a new request:
+         *     it creates a new task.
          */
         IdempotencyKey: string;
         /**
@@ -2453,7 +2456,10 @@ export interface operations {
                  *     ([RFC 8941](https://www.rfc-editor.org/rfc/rfc8941#name-strings): `"…"` with `\"` and `\\`
                  *     escapes); both forms name the same key. Use a new random key (a UUID) for each task you mean
                  *     to create, and the same key for every retry of it. Keys belong to the caller and are kept
-                 *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`).
+                 *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`), at most 1000 per user
+                 *     (`IDEMPOTENCY_KEYS_PER_USER`): each new key beyond that drops the caller's oldest one. A key is
+                 *     also dropped when the task it created is deleted. A retry with a dropped key is a new request:
+                 *     it creates a new task.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };

@@ -28,7 +28,7 @@ export function taskHandlers(deps: { knex: Knex; config: Config; cursors: Cursor
     createTask: authed(async ({ body, headers }, caller) =>
       idempotency.once(caller, headers['idempotency-key'], body, async (db) => {
         const task = await tasks.create(caller, body, db);
-        return versioned(201, task, { Location: `/tasks/${task.id}` });
+        return { reply: versioned(201, task, { Location: `/tasks/${task.id}` }), taskId: task.id };
       }),
     ),
     updateTask: authed(async ({ params, body, headers }, caller) =>
