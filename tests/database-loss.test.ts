@@ -108,6 +108,8 @@ describe.skipIf(!onPostgres)('losing the database at any moment answers 503, nev
     try {
       await terminateAppSessions();
       await expectUnavailable(await server().fetch('/tasks', { headers: asUser(user) }));
+      // A write also passes the per-user write limit, whose store has a pool of its own.
+      await expectUnavailable(await createWithKey(randomUUID()));
     } finally {
       await maintenance.query(`alter database ${name} with allow_connections true`);
       await maintenance.end();

@@ -14,6 +14,7 @@ describe('toAppError', () => {
     ["PgBouncer losing its server connection", Object.assign(new Error('server conn crashed?'), { code: '08P01' })],
     ['a FATAL error of any code', Object.assign(new Error('terminating connection due to idle-in-transaction timeout'), { code: '25P03', severity: 'FATAL' })],
     ['a failure to connect, whatever its code', new DatabaseUnreachable(Object.assign(new Error('database "tm" is not currently accepting connections'), { code: '55000' }))],
+    ['a database refusing connections, to a pool that does not mark failures to connect', Object.assign(new Error('database "tm" is not currently accepting connections'), { code: '55000' })],
     ['a connection failure wrapped by Objection', Object.assign(new Error('wrapped'), { nativeError: Object.assign(new Error('terminating connection'), { code: '57P01' }) })],
   ])('maps %s to 503', (_name, error) => {
     expect(toAppError(error).error.status).toBe(503);

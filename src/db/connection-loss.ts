@@ -10,16 +10,22 @@ export class DatabaseUnreachable extends Error {
   }
 }
 
-// The session is gone: PostgreSQL ending it (57P01 admin shutdown, 57P02 crash shutdown, 57P03 not
-// yet accepting, 53300 too many connections), connection exceptions (class 08, PgBouncer's
-// "server conn crashed?" among them) and socket errors.
-const LOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
+// The session is gone or could not begin: PostgreSQL ending it (57P01 admin shutdown, 57P02 crash
+// shutdown, 57P03 not yet accepting, 53300 too many connections), refusing it (class 28
+// credentials, 3D000 no such database: only ever said to a connection being made, here also to
+// the rate limiter's own pool, whose connect errors are not wrapped), connection exceptions
+// (class 08, PgBouncer's "server conn crashed?" among them) and socket errors.
+const LOST_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH',
+  '57P01', '57P02', '57P03', '53300', '28000', '28P01', '3D000',
+]);
 // What pg, knex and PGlite say, with no code, when a connection died under a query (pg: "Connection
 // terminated unexpectedly"), when a client whose connection died is asked again ("…has encountered
 // a connection error and is not queryable": the COMMIT or ROLLBACK after it), and when a pool has
-// none to give ("Knex: Timeout acquiring a connection", "Unable to acquire a connection").
+// none to give ("Knex: Timeout acquiring a connection", "Unable to acquire a connection"), and
+// PostgreSQL refusing connections to a database (55000, a code it also uses for other things).
 const LOST_MESSAGES =
-  /Connection terminated|is not queryable|Client was closed|PGlite is closed|Unable to acquire a connection|Timeout acquiring a connection|timeout exceeded when trying to connect/i;
+  /Connection terminated|is not queryable|Client was closed|PGlite is closed|Unable to acquire a connection|Timeout acquiring a connection|timeout exceeded when trying to connect|is not currently accepting connections/i;
 
 export type ErrorLike = { code?: unknown; name?: unknown; message?: unknown; severity?: unknown; nativeError?: unknown; cause?: unknown };
 
