@@ -495,9 +495,10 @@ export interface paths {
         };
         /**
          * Get a task
-         * @description One of the caller's tasks (any task, for admins). Someone else's task is 404, whatever
-         *     `If-None-Match` says. With `If-None-Match`, a task that still has one of the given `ETag`s
-         *     is answered 304 with its `ETag` and no body.
+         * @description One of the caller's tasks (any task, for admins). Someone else's task is 404, whatever the
+         *     preconditions say. Preconditions are evaluated in RFC 9110 §13.2.2's order: an `If-Match`
+         *     that names no version the task has is 412; then an `If-None-Match` that names the version
+         *     it has (or `*`) is 304 with its `ETag` and no body.
          */
         get: operations["getTask"];
         /**
@@ -506,8 +507,10 @@ export interface paths {
          *     `status`, `due_at`, `priority`, `labels`; the others keep their value. `labels` replaces the
          *     whole list, `due_at: null` clears the due date. When `status` becomes `done`, `completed_at`
          *     is set to this change's `updated_at`; it stays while the task stays `done` and is cleared
-         *     when it leaves `done`. With `If-Match`, the update happens only if the task still has that
-         *     `ETag` (else 412).
+         *     when it leaves `done`. Preconditions, in RFC 9110 §13.2.2's order: with `If-Match`, the
+         *     update happens only if the task still has one of its `ETag`s; with `If-None-Match`, only if
+         *     it has none of them (`*`: never, for a task that exists). Otherwise 412, and nothing changes.
+         *     Both are checked in the same statement as the update, so no change can slip in between.
          *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
          *     minute by default, then 429 with `Retry-After`).
          */
@@ -515,7 +518,8 @@ export interface paths {
         post?: never;
         /**
          * Delete a task
-         * @description Deletes one of the caller's tasks (any task, for admins). `If-Match` works as for updates.
+         * @description Deletes one of the caller's tasks (any task, for admins). `If-Match` and `If-None-Match`
+         *     work as for updates: a precondition that fails is 412, and the task stays.
          *     Task writes (create, update, delete) are limited per user (`USER_WRITE_RATE_LIMIT`, 600 a
          *     minute by default, then 429 with `Retry-After`).
          */
@@ -1439,21 +1443,16 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `If-Match` does not match the current `ETag`. */
+        /**
+         * @description A precondition failed, and nothing was changed: `If-Match` names no version the task has, or
+         *     (on `PUT` and `DELETE`) `If-None-Match` names the one it has, `*` included.
+         */
         PreconditionFailed: {
             headers: {
                 "X-Request-Id": components["headers"]["XRequestId"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "/problems/precondition-failed",
-                 *       "title": "Precondition Failed",
-                 *       "status": 412,
-                 *       "detail": "The task has changed since you read it; fetch it again."
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1488,7 +1487,10 @@ export interface components {
          *     ([RFC 8941](https://www.rfc-editor.org/rfc/rfc8941#name-strings): `"…"` with `\"` and `\\`
          *     escapes); both forms name the same key. Use a new random key (a UUID) for each task you mean
          *     to create, and the same key for every retry of it. Keys belong to the caller and are kept
-         *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`).
+         *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`), at most 1000 per user
+         *     (`IDEMPOTENCY_KEYS_PER_USER`): each new key beyond that drops the caller's oldest one. A key is
+         *     also dropped when the task it created is deleted. A retry with a dropped key is a new request:
+         *     it creates a new task.
          */
         IdempotencyKey: string;
         /**
@@ -1511,16 +1513,19 @@ export interface components {
          */
         TaskId: string;
         /**
-         * @description `ETag`s you have cached, or `*`. When the task still has one of them (weak comparison: `W/"…"`
-         *     matches `"…"`; `*` matches any version), the answer is 304 with no body.
-         * @example "1764064800000"
-         */
-        IfNoneMatch: string;
-        /**
-         * @description The `ETag` you last saw; the change happens only if the task still has it (else 412). `*` matches any version.
-         * @example "1764064800000"
+         * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
+         *     The request goes ahead only if the task still has one of them (strong comparison: a weak
+         *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
+         *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
          */
         IfMatch: string;
+        /**
+         * @description `ETag`s you have, or `*` ([RFC 9110 §13.1.2](https://www.rfc-editor.org/rfc/rfc9110#name-if-none-match)),
+         *     evaluated after `If-Match`. When the task still has one of them (weak comparison: `W/"…"`
+         *     matches `"…"`; `*` matches any version of an existing task), a `GET` is answered 304 with the
+         *     `ETag` and no body, and a `PUT` or `DELETE` is refused with 412 and changes nothing.
+         */
+        IfNoneMatch: string;
         /**
          * @description The user's id.
          * @example 3fa85f64-5717-4562-b3fc-2c963f66afa6
@@ -2453,7 +2458,10 @@ export interface operations {
                  *     ([RFC 8941](https://www.rfc-editor.org/rfc/rfc8941#name-strings): `"…"` with `\"` and `\\`
                  *     escapes); both forms name the same key. Use a new random key (a UUID) for each task you mean
                  *     to create, and the same key for every retry of it. Keys belong to the caller and are kept
-                 *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`).
+                 *     for a day (`IDEMPOTENCY_KEY_TTL_SECONDS`), at most 1000 per user
+                 *     (`IDEMPOTENCY_KEYS_PER_USER`): each new key beyond that drops the caller's oldest one. A key is
+                 *     also dropped when the task it created is deleted. A retry with a dropped key is a new request:
+                 *     it creates a new task.
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
@@ -2771,9 +2779,17 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description `ETag`s you have cached, or `*`. When the task still has one of them (weak comparison: `W/"…"`
-                 *     matches `"…"`; `*` matches any version), the answer is 304 with no body.
-                 * @example "1764064800000"
+                 * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
+                 *     The request goes ahead only if the task still has one of them (strong comparison: a weak
+                 *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
+                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description `ETag`s you have, or `*` ([RFC 9110 §13.1.2](https://www.rfc-editor.org/rfc/rfc9110#name-if-none-match)),
+                 *     evaluated after `If-Match`. When the task still has one of them (weak comparison: `W/"…"`
+                 *     matches `"…"`; `*` matches any version of an existing task), a `GET` is answered 304 with the
+                 *     `ETag` and no body, and a `PUT` or `DELETE` is refused with 412 and changes nothing.
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
@@ -2826,6 +2842,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             /** @description Well-formed JSON that breaks the schema, or bad query or path parameters. */
             422: {
                 headers: {
@@ -2859,10 +2876,19 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description The `ETag` you last saw; the change happens only if the task still has it (else 412). `*` matches any version.
-                 * @example "1764064800000"
+                 * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
+                 *     The request goes ahead only if the task still has one of them (strong comparison: a weak
+                 *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
+                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description `ETag`s you have, or `*` ([RFC 9110 §13.1.2](https://www.rfc-editor.org/rfc/rfc9110#name-if-none-match)),
+                 *     evaluated after `If-Match`. When the task still has one of them (weak comparison: `W/"…"`
+                 *     matches `"…"`; `*` matches any version of an existing task), a `GET` is answered 304 with the
+                 *     `ETag` and no body, and a `PUT` or `DELETE` is refused with 412 and changes nothing.
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
                 /**
@@ -2957,10 +2983,19 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description The `ETag` you last saw; the change happens only if the task still has it (else 412). `*` matches any version.
-                 * @example "1764064800000"
+                 * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
+                 *     The request goes ahead only if the task still has one of them (strong comparison: a weak
+                 *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
+                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
+                /**
+                 * @description `ETag`s you have, or `*` ([RFC 9110 §13.1.2](https://www.rfc-editor.org/rfc/rfc9110#name-if-none-match)),
+                 *     evaluated after `If-Match`. When the task still has one of them (weak comparison: `W/"…"`
+                 *     matches `"…"`; `*` matches any version of an existing task), a `GET` is answered 304 with the
+                 *     `ETag` and no body, and a `PUT` or `DELETE` is refused with 412 and changes nothing.
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
             path: {
                 /**

@@ -170,6 +170,7 @@ const schema = z
     PASSWORD_RATE_LIMIT: int(0, 1_000_000, 100),
     USER_WRITE_RATE_LIMIT: int(0, 1_000_000, 600),
     IDEMPOTENCY_KEY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
+    IDEMPOTENCY_KEYS_PER_USER: int(1, 1_000_000, 1000),
     TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
     ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], 'must be true or false').default('false').transform((s) => s === 'true'),
     DATABASE_POOL_MAX: int(1, 1000, 10),
@@ -247,7 +248,7 @@ const schema = z
       loginMaxFailures: e.LOGIN_MAX_FAILURES,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
     },
-    idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS },
+    idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS, keysPerUser: e.IDEMPOTENCY_KEYS_PER_USER },
     mail: {
       // Without SMTP_URL, development writes each mail to the log; production sends none.
       transport: e.SMTP_URL !== undefined ? 'smtp' : e.NODE_ENV === 'production' ? 'none' : 'log',

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RawConnection } from './support/raw-http.js';
 import { problemOf, useServer } from './support/server.js';
+import { asUser, createTask } from './support/tasks.js';
+import { signUp } from './support/users.js';
 
 // Raw HTTP handling: a proxy in between would answer some of these itself.
 const server = useServer({}, { direct: true });
@@ -199,5 +201,50 @@ describe('requests the HTTP layer itself refuses', () => {
     expect(res.headers.get('content-type')).toBe(PROBLEM);
     expect(res.headers.get('x-request-id')).toBeTruthy();
     expect((await problemOf(res)).status).toBe(431);
+  });
+});
+
+describe('a request with more header lines than the server reads', () => {
+  /** 1000 header lines that mean nothing, then `headers`. */
+  const after1000Junk = (headers: Record<string, string>) => ({
+    ...Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`x-junk-${i}`, '1'])),
+    ...headers,
+  });
+
+  it('is 431 problem+json, not a PUT that ignores its stale If-Match', async () => {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    const res = await server().fetch(`/tasks/${task.id}`, {
+      method: 'PUT',
+      headers: after1000Junk(asUser(user, { 'Content-Type': 'application/json', 'If-Match': '"1"' })),
+      body: JSON.stringify({ title: 'Overwritten' }),
+    });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toBe(PROBLEM);
+    expect(await problemOf(res)).toMatchObject({ type: '/problems/headers-too-large', status: 431 });
+    expect((await user.client.GET('/tasks/{id}', { params: { path: { id: task.id } } })).data?.title).toBe(task.title);
+  });
+
+  it('is 431 problem+json, not a create that ignores its Idempotency-Key', async () => {
+    const user = await signUp(server());
+    const send = () =>
+      server().fetch('/tasks', {
+        method: 'POST',
+        headers: after1000Junk(asUser(user, { 'Content-Type': 'application/json', 'Idempotency-Key': 'one-task-only' })),
+        body: JSON.stringify({ title: 'Once' }),
+      });
+    expect((await send()).status).toBe(431);
+    expect((await send()).status).toBe(431);
+    expect((await user.client.GET('/tasks')).data?.total).toBe(0);
+  });
+
+  it('reads a request of exactly 1000 header lines in full', async () => {
+    const connection = await RawConnection.open(server().baseUrl);
+    const junk = Array.from({ length: 998 }, (_, i) => `X-Junk-${i}: 1\r\n`).join('');
+    connection.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n${junk}X-Request-Id: line-1000\r\n\r\n`);
+    const res = await connection.response();
+    connection.close();
+    expect(res.status).toBe(200);
+    expect(res.headers['x-request-id']).toBe('line-1000');
   });
 });

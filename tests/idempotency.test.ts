@@ -9,7 +9,8 @@ import { signUp, type SignedUp } from './support/users.js';
 type TaskCreate = components['schemas']['TaskCreate'];
 
 const TTL_SECONDS = 3600;
-const server = useServer({ IDEMPOTENCY_KEY_TTL_SECONDS: String(TTL_SECONDS) });
+const KEYS_PER_USER = 5;
+const server = useServer({ IDEMPOTENCY_KEY_TTL_SECONDS: String(TTL_SECONDS), IDEMPOTENCY_KEYS_PER_USER: String(KEYS_PER_USER) });
 const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
 
 const create = (user: SignedUp, key: string | undefined, body: TaskCreate = { title: 'Write the report' }, via: TestServer = server()) =>
@@ -46,15 +47,46 @@ describe('creating a task with an Idempotency-Key', () => {
     expect(await taskCount(user)).toBe(1);
   });
 
-  it('replays the answer as it was, whatever happened to the task since', async () => {
+  it('replays the answer as it was, whatever changes the task has had since', async () => {
     const user = await signUp(server());
     const key = randomUUID();
     const first = await create(user, key);
     await ok(user.client.PUT('/tasks/{id}', { params: { path: { id: first.data!.id } }, body: { status: 'done' } }));
     const retry = await create(user, key);
     expect(await answer(retry)).toEqual(await answer(first));
+  });
+
+  it('drops the stored answer when its task is deleted: a retry with the key then creates a new task', async () => {
+    const user = await signUp(server());
+    const key = randomUUID();
+    const first = await create(user, key, { title: 'Deleted', description: 'Nothing of this may be kept' });
     await ok(user.client.DELETE('/tasks/{id}', { params: { path: { id: first.data!.id } } }));
-    expect(await answer(await create(user, key))).toEqual(await answer(first));
+    expect(await server().knex('idempotency_keys').where({ user_id: user.id })).toEqual([]);
+    const retry = await create(user, key, { title: 'Deleted', description: 'Nothing of this may be kept' });
+    expect(retry.response.status).toBe(201);
+    expect(replayed(retry)).toBeNull();
+    expect(retry.data!.id).not.toBe(first.data!.id);
+  });
+
+  it(`keeps at most IDEMPOTENCY_KEYS_PER_USER (${KEYS_PER_USER} here) keys per user, dropping the oldest first`, async () => {
+    const user = await signUp(server());
+    const keys = Array.from({ length: KEYS_PER_USER + 2 }, () => randomUUID());
+    for (const key of keys) expect((await create(user, key)).response.status).toBe(201);
+    const kept = await server().knex('idempotency_keys').where({ user_id: user.id }).pluck('key');
+    expect(kept.sort()).toEqual(keys.slice(2).sort());
+    expect(replayed(await create(user, keys.at(-1)))).toBe('true');
+    const dropped = await create(user, keys[0]);
+    expect(dropped.response.status).toBe(201);
+    expect(replayed(dropped)).toBeNull();
+    expect(await taskCount(user)).toBe(KEYS_PER_USER + 3);
+  });
+
+  it("counts the keys of each user apart: one user's keys never drop another's", async () => {
+    const [busy, quiet] = [await signUp(server()), await signUp(server())];
+    const key = randomUUID();
+    await create(quiet, key);
+    for (let i = 0; i <= KEYS_PER_USER; i++) await create(busy, randomUUID());
+    expect(replayed(await create(quiet, key))).toBe('true');
   });
 
   it('treats the bare key and the same key as an RFC 8941 string as one key', async () => {
@@ -209,6 +241,18 @@ describe.skipIf(!onPostgres)('one key, requests at the same time (PostgreSQL onl
 
   it(`of ${N} simultaneous creates with one key, exactly one creates the task; the others get 409 or its replay`, async () => {
     await race(await signUp(server()), [server()]);
+  });
+
+  it(`keeps at most ${KEYS_PER_USER} keys for a user however many creates with new keys run at once`, async () => {
+    const user = await signUp(server());
+    const other = await server().sibling();
+    try {
+      const results = await Promise.all(Array.from({ length: 4 * KEYS_PER_USER }, (_, i) => create(user, randomUUID(), undefined, i % 2 ? other : server())));
+      expect(results.map((r) => r.response.status).filter((s) => s !== 201)).toEqual([]);
+    } finally {
+      await other.close();
+    }
+    expect(await server().knex('idempotency_keys').where({ user_id: user.id }).count({ n: '*' })).toEqual([{ n: KEYS_PER_USER }]);
   });
 
   it('holds across two instances of the app on one database', async () => {

@@ -343,6 +343,90 @@ describe('If-None-Match', () => {
   });
 });
 
+describe('If-Match and If-None-Match on every method, in RFC 9110 §13.2.2 order', () => {
+  type Conditions = { 'If-Match'?: string; 'If-None-Match'?: string };
+  const etagOf = async (user: SignedUp, id: string) => (await getTask(user, id)).response.headers.get('etag')!;
+  const get = (user: SignedUp, id: string, header: Conditions) => user.client.GET('/tasks/{id}', { params: { path: { id }, header } });
+  const put = (user: SignedUp, id: string, header: Conditions) =>
+    user.client.PUT('/tasks/{id}', { params: { path: { id }, header }, body: { title: 'Changed under a precondition' } });
+  const del = (user: SignedUp, id: string, header: Conditions) => user.client.DELETE('/tasks/{id}', { params: { path: { id }, header } });
+  /** A user with a task that has been changed once: its first ETag is stale. */
+  async function changedTask() {
+    const user = await signUp(server());
+    const task = await createTask(user);
+    const stale = await etagOf(user, task.id);
+    const current = await ok(putTask(user, task.id, { status: 'in_progress' }));
+    return { user, task: current, stale, etag: await etagOf(user, task.id) };
+  }
+
+  it('refuses a GET whose If-Match names another version with 412', async () => {
+    const { user, task, stale } = await changedTask();
+    const { response, error } = await get(user, task.id, { 'If-Match': stale });
+    expect(response.status).toBe(412);
+    expect(error).toMatchObject({ type: '/problems/precondition-failed', status: 412 });
+  });
+
+  it('answers a GET whose If-Match names the current version (or is *) with 200', async () => {
+    const { user, task, etag } = await changedTask();
+    expect(await ok(get(user, task.id, { 'If-Match': etag }))).toEqual(task);
+    expect(await ok(get(user, task.id, { 'If-Match': '*' }))).toEqual(task);
+  });
+
+  it('evaluates If-Match before If-None-Match on a GET: a failed If-Match is 412, not 304', async () => {
+    const { user, task, stale, etag } = await changedTask();
+    expect((await get(user, task.id, { 'If-Match': stale, 'If-None-Match': etag })).response.status).toBe(412);
+    expect((await get(user, task.id, { 'If-Match': etag, 'If-None-Match': etag })).response.status).toBe(304);
+  });
+
+  it.each([
+    ['*', () => '*'],
+    ['the current ETag', (etag: string) => etag],
+    ['the weak form of the current ETag', (etag: string) => `W/${etag}`],
+  ])('refuses a PUT with If-None-Match: %s on an existing task with 412 and changes nothing', async (_what, header) => {
+    const { user, task, etag } = await changedTask();
+    const { response, error } = await put(user, task.id, { 'If-None-Match': header(etag) });
+    expect(response.status).toBe(412);
+    expect(error).toMatchObject({ type: '/problems/precondition-failed', status: 412 });
+    expect(await ok(getTask(user, task.id))).toEqual(task);
+  });
+
+  it('lets a PUT through when If-None-Match names only other versions', async () => {
+    const { user, task, stale } = await changedTask();
+    expect((await put(user, task.id, { 'If-None-Match': stale })).response.status).toBe(200);
+  });
+
+  it.each([
+    ['*', () => '*'],
+    ['the current ETag', (etag: string) => etag],
+  ])('refuses a DELETE with If-None-Match: %s on an existing task with 412 and keeps it', async (_what, header) => {
+    const { user, task, etag } = await changedTask();
+    expect((await del(user, task.id, { 'If-None-Match': header(etag) })).response.status).toBe(412);
+    expect(await ok(getTask(user, task.id))).toEqual(task);
+  });
+
+  it('lets a DELETE through when If-None-Match names only other versions', async () => {
+    const { user, task, stale } = await changedTask();
+    expect((await del(user, task.id, { 'If-None-Match': stale })).response.status).toBe(204);
+  });
+
+  it('writes only when both hold: If-Match names the current version and If-None-Match does not', async () => {
+    const { user, task, stale, etag } = await changedTask();
+    expect((await put(user, task.id, { 'If-Match': etag, 'If-None-Match': etag })).response.status).toBe(412);
+    expect((await put(user, task.id, { 'If-Match': stale, 'If-None-Match': stale })).response.status).toBe(412);
+    expect((await put(user, task.id, { 'If-Match': etag, 'If-None-Match': stale })).response.status).toBe(200);
+  });
+
+  it('answers 404 for preconditions on a task that does not exist, or is someone else\'s', async () => {
+    const { task } = await changedTask();
+    const other = await signUp(server());
+    for (const id of [randomUUID(), task.id]) {
+      expect((await get(other, id, { 'If-Match': '"1"' })).response.status).toBe(404);
+      expect((await put(other, id, { 'If-None-Match': '*' })).response.status).toBe(404);
+      expect((await del(other, id, { 'If-None-Match': '*' })).response.status).toBe(404);
+    }
+  });
+});
+
 describe("someone else's task", () => {
   it('is 404 on GET', async () => {
     const [owner, other] = [await signUp(server()), await signUp(server())];

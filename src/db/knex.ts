@@ -7,6 +7,7 @@ import knex, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import ClientPg from 'knex/lib/dialects/postgres/index.js';
+import { DatabaseUnreachable, isConnectionLoss } from './connection-loss.js';
 
 const INT8_OID = 20;
 // knex writes its warnings ("Acquire connection error" and its stack during an outage) with
@@ -55,20 +56,49 @@ export async function ownerOnlyDirectory(dir: string): Promise<void> {
 interface PgConnection {
   /** Set by knex while the connection belongs to a transaction. */
   __knexTxId?: string;
+  /** Set by knex on pg's `error` and `end` events; its pool never lends such a connection again. */
+  __knex__disposed?: unknown;
 }
 type QueryObject = { sql: string };
 
+type PgQuery = (this: Knex.Client, c: PgConnection, o: QueryObject) => Promise<QueryObject>;
+
 /**
- * pg with `statement_timeout` set by `SET LOCAL` inside each transaction, never per session or as
- * a startup parameter: PgBouncer in transaction pooling refuses the parameter and hands each
- * transaction any server connection, so only a transaction's own settings are sure to apply. A
- * query outside a transaction becomes a transaction of its own (two round trips more).
+ * pg whose connection failures are marked as such (errors made while connecting carry codes of
+ * every kind). With `statementTimeoutMs`, `statement_timeout` is set by `SET LOCAL` inside each
+ * transaction, never per session or as a startup parameter: PgBouncer in transaction pooling
+ * refuses the parameter and hands each transaction any server connection, so only a transaction's
+ * own settings are sure to apply. A query outside a transaction then becomes a transaction of its
+ * own (two round trips more).
+ *
+ * A connection whose session ended is never handed out again. knex marks it so on pg's `error` and
+ * `end` events, but a query that fails because the session ended (a FATAL error such as
+ * `pg_terminate_backend`'s) returns the connection to the pool before the socket's end is read:
+ * the next request would be handed it, and fail too. So it is marked at once.
  */
-function pgWithStatementTimeout(ms: number): typeof Knex.Client {
-  const setLocal = `set local statement_timeout = ${ms}`;
-  const base = ClientPg.prototype as unknown as { _query(c: PgConnection, o: QueryObject): Promise<QueryObject> };
+function pgClient(statementTimeoutMs: number): typeof Knex.Client {
+  const setLocal = `set local statement_timeout = ${statementTimeoutMs}`;
+  const base = ClientPg.prototype as unknown as { _query: PgQuery };
   return class extends ClientPg {
+    override async acquireRawConnection(): Promise<unknown> {
+      try {
+        return await super.acquireRawConnection();
+      } catch (error) {
+        throw new DatabaseUnreachable(error);
+      }
+    }
+
     async _query(connection: PgConnection, obj: QueryObject): Promise<QueryObject> {
+      try {
+        return await this.send(connection, obj);
+      } catch (error) {
+        if (isConnectionLoss(error)) connection.__knex__disposed ??= error;
+        throw error;
+      }
+    }
+
+    async send(connection: PgConnection, obj: QueryObject): Promise<QueryObject> {
+      if (statementTimeoutMs <= 0) return base._query.call(this, connection, obj);
       const run = (sql: string) => base._query.call(this, connection, { sql });
       if (connection.__knexTxId !== undefined) {
         // knex opens every transaction with BEGIN (savepoints run inside one): one round trip for both.
@@ -103,9 +133,8 @@ export interface DatabaseOptions {
 
 export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
   if (opts.databaseUrl) {
-    const timeout = opts.statementTimeoutMs ?? 0;
     return knex({
-      client: timeout > 0 ? pgWithStatementTimeout(timeout) : 'pg',
+      client: pgClient(opts.statementTimeoutMs ?? 0),
       connection: { connectionString: opts.databaseUrl, types: pgTypes },
       pool: { min: 0, max: opts.poolMax ?? 10 },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,

@@ -5,7 +5,7 @@ import { authed, type OperationHandlers, type ResponseBody } from '../http/opera
 import { json, noContent } from '../http/reply.js';
 import { createIdempotency } from '../idempotency/idempotency.js';
 import type { Cursors } from '../paging/cursor.js';
-import { etagOf, notModified } from '../tasks/etag.js';
+import { etagOf, names, preconditionsOf } from '../tasks/etag.js';
 import { presentTask } from '../tasks/present.js';
 import { createTasks, type TaskListing } from '../tasks/tasks.js';
 
@@ -21,21 +21,21 @@ export function taskHandlers(deps: { knex: Knex; config: Config; cursors: Cursor
       return json(200, { ...page, items: page.items.map(presentTask) } satisfies ResponseBody<'listTasks', 200>);
     }),
     getTask: authed(async ({ params, headers }, caller) => {
-      const task = await tasks.get(caller, params.id);
-      const etag = etagOf(task);
-      return notModified(headers['if-none-match'], etag) ? { status: 304, headers: { ETag: etag } } : versioned(200, task);
+      const { ifMatch, ifNoneMatch } = preconditionsOf(headers);
+      const task = await tasks.get(caller, params.id, { ifMatch });
+      return ifNoneMatch && names(ifNoneMatch, task) ? { status: 304, headers: { ETag: etagOf(task) } } : versioned(200, task);
     }),
     createTask: authed(async ({ body, headers }, caller) =>
       idempotency.once(caller, headers['idempotency-key'], body, async (db) => {
         const task = await tasks.create(caller, body, db);
-        return versioned(201, task, { Location: `/tasks/${task.id}` });
+        return { reply: versioned(201, task, { Location: `/tasks/${task.id}` }), taskId: task.id };
       }),
     ),
     updateTask: authed(async ({ params, body, headers }, caller) =>
-      versioned(200, await tasks.update(caller, params.id, body, headers['if-match'])),
+      versioned(200, await tasks.update(caller, params.id, body, preconditionsOf(headers))),
     ),
     deleteTask: authed(async ({ params, headers }, caller) => {
-      await tasks.remove(caller, params.id, headers['if-match']);
+      await tasks.remove(caller, params.id, preconditionsOf(headers));
       return noContent();
     }),
   };

@@ -1,3 +1,4 @@
+import { chainOf, isConnectionLoss, type ErrorLike } from '../db/connection-loss.js';
 import { AppError, problems } from './problem.js';
 
 // body-parser's error types; it answers them as HTML unless they are mapped here.
@@ -11,15 +12,7 @@ const BODY_ERRORS: Record<string, () => AppError> = {
   'request.size.invalid': () => new AppError(400, 'bad-request', 'The request body does not match its Content-Length.'),
 };
 
-// Connection failures of pg and PGlite, and knex or a pg pool giving up on (or no longer having) a connection.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
-
 const STATEMENT_TIMEOUT = '57014';
-
-function isDatabaseUnavailable(error: { code?: unknown; name?: unknown; message?: unknown }): boolean {
-  if (typeof error.code === 'string' && (UNAVAILABLE_CODES.has(error.code) || error.code.startsWith('08'))) return true;
-  return error.name === 'KnexTimeoutError' || /Connection terminated|Client was closed|PGlite is closed|Unable to acquire a connection|timeout exceeded when trying to connect/i.test(String(error.message));
-}
 
 /**
  * The one place that decides what an error means to the client. Anything unrecognised is a 500
@@ -27,15 +20,15 @@ function isDatabaseUnavailable(error: { code?: unknown; name?: unknown; message?
  */
 export function toAppError(error: unknown): { error: AppError; unexpected: boolean } {
   if (error instanceof AppError) return { error, unexpected: false };
-  const e = (error ?? {}) as { type?: unknown; status?: unknown; code?: unknown; name?: unknown; message?: unknown; nativeError?: unknown };
+  const e = (error ?? {}) as ErrorLike & { type?: unknown; status?: unknown };
   const bodyError = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
   if (bodyError) return { error: bodyError(), unexpected: false };
   // DATABASE_STATEMENT_TIMEOUT_MS cut a statement off: the database is overloaded or a lock is held
   // too long; worth a log line, and the client may retry.
-  if (e.code === STATEMENT_TIMEOUT || (e.nativeError as { code?: unknown } | undefined)?.code === STATEMENT_TIMEOUT) {
+  if ([...chainOf(error)].some((link) => link.code === STATEMENT_TIMEOUT)) {
     return { error: problems.unavailable('The database took too long to answer; try again shortly.'), unexpected: true };
   }
-  if (isDatabaseUnavailable(e) || isDatabaseUnavailable((e.nativeError ?? {}) as typeof e)) {
+  if (isConnectionLoss(error)) {
     return { error: problems.unavailable(), unexpected: false };
   }
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {

@@ -109,6 +109,8 @@ export async function listen(app: RequestListener, { port, host, requestTimeoutS
     },
     app,
   );
+  // Every header line is read, none dropped; the app refuses too many of them (protocol.ts).
+  server.maxHeadersCount = 0;
   // Every request with an Expect header goes to the app too, which answers the expectation (protocol.ts).
   server.on('checkContinue', app);
   server.on('checkExpectation', app);

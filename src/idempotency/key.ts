@@ -20,10 +20,16 @@ function canonicalJson(value: unknown): string {
 /** Equal for bodies that are equal as JSON values (member order and spacing aside), and only for those. */
 export const fingerprintOf = (body: unknown) => createHash('sha256').update(canonicalJson(body)).digest('hex');
 
+/** 64 bits of a hash of `name`, as an advisory-lock id. */
+const lockId = (name: string) => createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
+
 /**
  * The advisory-lock id of a caller's key: 64 bits of a hash, namespaced so it cannot meet another
  * use of advisory locks by accident. Should two keys ever collide, the worst is a 409 for one of
  * them while a request with the other is running.
  */
-export const lockIdOf = (userId: string, key: string) =>
-  createHash('sha256').update(`idempotency-key\0${userId}\0${key}`).digest().readBigInt64BE(0).toString();
+export const lockIdOf = (userId: string, key: string) => lockId(`idempotency-key\0${userId}\0${key}`);
+
+/** The advisory-lock id under which a caller's stored responses are counted and dropped. */
+export const capLockIdOf = (userId: string) => lockId(`idempotency-keys-of\0${userId}`);
+

@@ -5,7 +5,7 @@ import type { Body, Caller, Query } from '../http/operations.js';
 import { problems } from '../http/problem.js';
 import type { Cursors } from '../paging/cursor.js';
 import { pageOf, sortKey, type Order, type PageRequest } from '../paging/page.js';
-import { parseIfMatch, type Precondition } from './etag.js';
+import { names, type Preconditions } from './etag.js';
 import { labelKey, repeatedLabels } from './labels.js';
 import { rankOf } from './priority.js';
 import { tasksVisibleTo, visibleTaskById } from './scope.js';
@@ -42,26 +42,35 @@ function planningColumns({ due_at, priority, labels }: Body<'createTask'> | Body
 }
 
 const notFound = () => problems.notFound('The task does not exist.');
+const changed = () => problems.preconditionFailed('The task has changed since you read it; fetch it again.');
+const unchanged = () => problems.preconditionFailed('The task has a version that If-None-Match names.');
 
 export function createTasks(knex: Knex, cursors: Cursors) {
   // Strictly later than the current version even within one millisecond, so every change gets a new ETag.
   const nextVersion = () => knex.raw("greatest(now(), updated_at + interval '1 millisecond')");
 
-  /** The task, scoped to the caller, narrowed to the versions If-Match accepts. */
-  const target = (caller: Caller, id: string, precondition: Precondition | undefined) => {
+  /**
+   * The task, scoped to the caller, narrowed to the versions its preconditions let a write
+   * change: those If-Match names (`*`: any), and none that If-None-Match names (`*`: any).
+   */
+  const target = (caller: Caller, id: string, { ifMatch, ifNoneMatch }: Preconditions) => {
     const query = tasksVisibleTo(caller, knex).where('tasks.id', id);
-    return Array.isArray(precondition) ? query.whereIn('tasks.updated_at', precondition) : query;
+    if (Array.isArray(ifMatch)) query.whereIn('tasks.updated_at', ifMatch);
+    if (ifNoneMatch === 'any') query.whereRaw('false');
+    else if (ifNoneMatch) query.whereNotIn('tasks.updated_at', ifNoneMatch);
+    return query;
   };
 
   /**
-   * The conditional write touched nothing: either there is no such task (for this caller), or it
-   * exists at another version. Asked after the write, so the write itself stays atomic.
+   * The conditional write touched nothing: either there is no such task (for this caller), or a
+   * precondition failed on the version it has. Asked after the write, so the write itself stays
+   * atomic.
    */
-  async function missed(caller: Caller, id: string, precondition: Precondition | undefined): Promise<never> {
-    if (Array.isArray(precondition) && (await tasksVisibleTo(caller, knex).findById(id))) {
-      throw problems.preconditionFailed('The task has changed since you read it; fetch it again.');
-    }
-    throw notFound();
+  async function missed(caller: Caller, id: string, { ifMatch, ifNoneMatch }: Preconditions): Promise<never> {
+    const conditional = Array.isArray(ifMatch) || ifNoneMatch !== undefined;
+    const task = conditional ? await tasksVisibleTo(caller, knex).findById(id) : undefined;
+    if (!task) throw notFound();
+    throw ifMatch && !names(ifMatch, task) ? changed() : unchanged();
   }
 
   return {
@@ -92,9 +101,11 @@ export function createTasks(knex: Knex, cursors: Cursors) {
       return pageOf(query, orderOf(sort), { limit, offset, cursor }, listing);
     },
 
-    async get(caller: Caller, id: string) {
+    /** The task, once its If-Match holds (a read's If-None-Match is the caller's to answer: 304). */
+    async get(caller: Caller, id: string, { ifMatch }: Preconditions = {}) {
       const task = await visibleTaskById(caller, knex, id);
       if (!task) throw notFound();
+      if (ifMatch && !names(ifMatch, task)) throw changed();
       return task;
     },
 
@@ -107,19 +118,17 @@ export function createTasks(knex: Knex, cursors: Cursors) {
       return Task.query(db).insert({ owner_id: caller.userId, title, description, status, ...planningColumns(body) }).returning('*');
     },
 
-    async update(caller: Caller, id: string, body: Body<'updateTask'>, ifMatch?: string) {
+    async update(caller: Caller, id: string, body: Body<'updateTask'>, preconditions: Preconditions = {}) {
       const { title, description, status } = body;
       const columns = planningColumns(body);
-      const precondition = parseIfMatch(ifMatch);
-      const [task] = await target(caller, id, precondition)
+      const [task] = await target(caller, id, preconditions)
         .patch({ title, description, status, ...columns, updated_at: nextVersion() })
         .returning('*');
-      return task ?? missed(caller, id, precondition);
+      return task ?? missed(caller, id, preconditions);
     },
 
-    async remove(caller: Caller, id: string, ifMatch?: string) {
-      const precondition = parseIfMatch(ifMatch);
-      if ((await target(caller, id, precondition).delete()) === 0) await missed(caller, id, precondition);
+    async remove(caller: Caller, id: string, preconditions: Preconditions = {}) {
+      if ((await target(caller, id, preconditions).delete()) === 0) await missed(caller, id, preconditions);
     },
   };
 }

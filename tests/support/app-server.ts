@@ -14,6 +14,8 @@ import { createTestDatabase, type TestDatabase } from './database.js';
 export interface TestServer {
   baseUrl: string;
   knex: Knex;
+  /** PostgreSQL only: the app's database without PgBouncer in between, for a test's own sessions. */
+  directUrl?: string;
   /** A fresh typed client, the same one other teams use. */
   client(tokens?: TokenPair): TaskClient;
   /** Plain fetch against the server, for requests the typed client cannot make (bad JSON, wrong media types). */
@@ -80,6 +82,7 @@ async function serve(instance: { db: TestDatabase; config: Config; options: Serv
   return {
     baseUrl,
     knex: db.knex,
+    directUrl: db.directUrl,
     violations,
     metricsUrl: metricsServer && `http://127.0.0.1:${(metricsServer.address() as AddressInfo).port}/metrics`,
     client: (tokens) => createTaskClient({ baseUrl, tokens, fetch: checkedFetch }),

@@ -25,6 +25,7 @@ listen_addr = 127.0.0.1
 listen_port = ${port}
 unix_socket_dir =
 auth_type = trust
+admin_users = ${decodeURIComponent(server.username || 'postgres')}
 auth_file = ${join(dir, 'userlist.txt')}
 pool_mode = transaction
 ignore_startup_parameters = extra_float_digits

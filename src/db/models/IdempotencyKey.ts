@@ -10,6 +10,8 @@ export class IdempotencyKey extends Model {
   declare response_status: number;
   declare response_headers: Record<string, string>;
   declare response_body: string;
+  /** The task the response holds; deleting it deletes the row. */
+  declare task_id: string | null;
   declare created_at: Date;
   declare expires_at: Date;
 }
