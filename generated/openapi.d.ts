@@ -1445,7 +1445,8 @@ export interface components {
         };
         /**
          * @description A precondition failed, and nothing was changed: `If-Match` names no version the task has, or
-         *     (on `PUT` and `DELETE`) `If-None-Match` names the one it has, `*` included.
+         *     (on `PUT` and `DELETE`) `If-None-Match` names the one it has, `*` included; the `detail` says
+         *     which.
          */
         PreconditionFailed: {
             headers: {
@@ -1453,6 +1454,14 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/precondition-failed",
+                 *       "title": "Precondition Failed",
+                 *       "status": 412,
+                 *       "detail": "The task has changed since you read it; fetch it again."
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };

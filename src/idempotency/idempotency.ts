@@ -43,7 +43,8 @@ export function createIdempotency(knex: Knex, settings: { keyTtlSeconds: number;
     const beyond = IdempotencyKey.query(trx)
       .select('key')
       .where('user_id', userId)
-      .orderBy('stored', 'desc')
+      // Rows stored before `stored` existed have none, and count as the oldest.
+      .orderByRaw('stored desc nulls last')
       .offset(settings.keysPerUser);
     await IdempotencyKey.query(trx).where('user_id', userId).whereIn('key', beyond).delete();
   }
