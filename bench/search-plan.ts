@@ -65,7 +65,8 @@ async function explain(knex: Knex, label: string, sql: string, bindings: readonl
   const { rows } = await knex.raw(`explain (analyze, buffers, costs off) ${sql}`, bindings as never[]);
   const lines: string[] = rows.map((r: Record<string, string>) => Object.values(r)[0]!);
   const text = lines.join('\n');
-  const heapScans = lines.filter((line) => /Bitmap Heap Scan|Index Scan|Seq Scan/.test(line)).map((line) => Number(/rows=(\d+)/.exec(line.split('(actual')[1] ?? '')?.[1] ?? 0));
+  // The scans that hand rows up (a Bitmap Index Scan only marks them).
+  const heapScans = lines.filter((line) => /Bitmap Heap Scan|(?<!Bitmap )Index Scan|Index Only Scan|Seq Scan/.test(line)).map((line) => Number(/rows=(\d+)/.exec(line.split('(actual')[1] ?? '')?.[1] ?? 0));
   const removed = [...text.matchAll(/Rows Removed by (?:Index Recheck|Filter): (\d+)/g)].reduce((n, [, r]) => n + Number(r), 0);
   console.log(`\n=== ${label}\n${lines.map((line) => `  ${line}`).join('\n')}`);
   return {
