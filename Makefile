@@ -15,7 +15,7 @@ MOCK_PORT ?= 4010
 DOCS_OUT ?= dist/docs
 CLIENT_OUT ?= dist/client
 
-.PHONY: help install generate lint breaking release-spec build client run start migrate migrate-rollback db-create admin test test-embedded test-conformance test-postgres test-pgbouncer test-production mock docs bench bench-plans bench-load clean
+.PHONY: help install generate lint breaking release-spec build client run start migrate migrate-rollback db-create admin test test-embedded test-conformance test-postgres test-pgbouncer test-production mock docs bench bench-plans bench-search bench-load clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -125,6 +125,10 @@ bench: install ## Print latency figures and query plans (embedded database; set 
 
 bench-plans: install ## Print EXPLAIN (ANALYZE, BUFFERS) of the planning queries on 1 000 000 tasks (PostgreSQL at BENCH_DATABASE_URL, default .../bench_plans, recreated)
 	$(BIN)/tsx bench/task-planning.ts
+
+bench-search: install ## Print EXPLAIN (ANALYZE, BUFFERS) of a title search on 1 000 000 tasks, before and after the owner-scoped index (BENCH_DATABASE_URL, default .../bench_search, recreated); then another user's latency under one user's flood of searches (TEST_DATABASE_URL)
+	$(BIN)/tsx bench/search-plan.ts
+	$(BIN)/tsx bench/greedy-user.ts
 
 bench-load: build ## Load-test the production build against a bare floor on a fresh PostgreSQL database (BENCH_DATABASE_URL); see bench/load/settings.ts
 	$(BIN)/tsc -p bench/load/tsconfig.json

@@ -11,6 +11,7 @@ import * as createListingIndexes from './20261201002002_create_listing_indexes.j
 import * as addTaskPlanning from './20261204000100_add_task_planning.js';
 import * as createTaskChanges from './20261204000200_create_task_changes.js';
 import * as addAccountMail from './20261204000300_add_account_mail.js';
+import * as scopeTitleSearchToOwner from './20261204000410_scope_title_search_to_owner.js';
 import * as boundIdempotencyKeys from './20261204000430_bound_idempotency_keys.js';
 
 interface NamedMigration {
@@ -33,6 +34,7 @@ const migrations: NamedMigration[] = [
   { name: '20261204000100_add_task_planning', migration: addTaskPlanning },
   { name: '20261204000200_create_task_changes', migration: createTaskChanges },
   { name: '20261204000300_add_account_mail', migration: addAccountMail },
+  { name: '20261204000410_scope_title_search_to_owner', migration: scopeTitleSearchToOwner },
   { name: '20261204000430_bound_idempotency_keys', migration: boundIdempotencyKeys },
 ];
 

@@ -18,6 +18,7 @@ import { problems } from './http/problem.js';
 import { protocolChecks } from './http/protocol.js';
 import { createResponseValidator } from './http/response-validator.js';
 import { send, type Sent } from './http/send.js';
+import { createUserBounds } from './http/user-bounds.js';
 import { clientAddress } from './limits/client-address.js';
 import { createLimits, specLimits } from './limits/index.js';
 import { createMail, type MailWorkerOptions } from './mail/index.js';
@@ -49,6 +50,15 @@ export async function createApp(deps: AppDeps) {
     handlers: createHandlers({ config, knex, auth, sync, isStopping: deps.isStopping }),
     authenticate: auth.authenticate,
     rateLimits: specLimits(limits),
+    userBounds: createUserBounds({
+      reads: limits.userReads,
+      inFlight: limits.userRequestsInFlight,
+      // One at a time per process: one user's costliest statements then take at most one core of
+      // the database per process, whatever else of its share waits (bench/greedy-user.ts: two at
+      // a time let one user's searches make another's GET /tasks 10 times slower on 2 cores).
+      // Lifted with the cap.
+      runningPerUser: config.limits.userRequestsInFlight === 0 ? Infinity : 1,
+    }),
   });
   deps.metrics?.expectRoutes(api.getOperations().map((op) => ({ method: op.method.toUpperCase(), route: op.path })));
   const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
@@ -125,7 +135,7 @@ export async function createApp(deps: AppDeps) {
         // holding JSON for the object inside it.
         body: typeof req.body === 'string' ? JSON.stringify(req.body) : req.body,
       };
-      const result = await api.handleRequest(request, call);
+      const result = await api.handleRequest(request, call).finally(() => call.release?.());
       check(call.operationId, send(res, result));
     } catch (error) {
       next(error);

@@ -18,6 +18,7 @@ export class StartupError extends Error {
 }
 
 const MIN_PRODUCTION_KEY = 32;
+const PRODUCTION_STATEMENT_TIMEOUT_MS = 5000;
 // Echoing these into start-up logs would leak credentials.
 const SECRET_VARS = new Set(['SECRET_KEY', 'ADMIN_PASSWORD', 'DATABASE_URL', 'DATABASE_LISTEN_URL', 'SMTP_URL']);
 
@@ -169,12 +170,16 @@ const schema = z
     REQUEST_TIMEOUT_SECONDS: int(1, 3600, 30),
     PASSWORD_RATE_LIMIT: int(0, 1_000_000, 100),
     USER_WRITE_RATE_LIMIT: int(0, 1_000_000, 600),
+    // Fair share (1.2): one user's requests in flight and reads a minute, across every process.
+    USER_CONCURRENCY_LIMIT: int(0, 10_000, 16),
+    USER_READ_RATE_LIMIT: int(0, 1_000_000, 3000),
     IDEMPOTENCY_KEY_TTL_SECONDS: int(1, 30 * 86_400, 86_400),
     IDEMPOTENCY_KEYS_PER_USER: int(1, 1_000_000, 1000),
     TRUSTED_PROXIES: list(toProxy, 'must be a comma-separated list of IP addresses, CIDR ranges, loopback, linklocal or uniquelocal'),
     ALLOW_EMBEDDED_DATABASE: z.enum(['true', 'false'], 'must be true or false').default('false').transform((s) => s === 'true'),
     DATABASE_POOL_MAX: int(1, 1000, 10),
-    DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000, 0),
+    // Default by NODE_ENV, below: production cuts a runaway statement off, development lets it run.
+    DATABASE_STATEMENT_TIMEOUT_MS: optionalInt(0, 3_600_000),
     METRICS_PORT: optionalInt(0, 65535),
     // Account mail (1.2): password reset and e-mail verification.
     SMTP_URL: z.string().refine(isSmtpUrl, 'must be an smtp:// or smtps:// URL, such as smtps://user:password@smtp.example.com:465').optional(),
@@ -230,7 +235,7 @@ const schema = z
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     webConcurrency: e.WEB_CONCURRENCY,
     http: { port: e.PORT, host: e.HOST, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
-    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, listenUrl: e.DATABASE_LISTEN_URL },
+    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS ?? (e.NODE_ENV === 'production' ? PRODUCTION_STATEMENT_TIMEOUT_MS : 0), listenUrl: e.DATABASE_LISTEN_URL },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
     auth: {
@@ -245,6 +250,8 @@ const schema = z
       authRequestsPerMinute: e.AUTH_RATE_LIMIT,
       passwordChecksPerMinute: e.PASSWORD_RATE_LIMIT,
       taskWritesPerMinute: e.USER_WRITE_RATE_LIMIT,
+      userRequestsInFlight: e.USER_CONCURRENCY_LIMIT,
+      userReadsPerMinute: e.USER_READ_RATE_LIMIT,
       loginMaxFailures: e.LOGIN_MAX_FAILURES,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
     },

@@ -47,6 +47,8 @@ describe('loadConfig', () => {
         authRequestsPerMinute: 1000,
         passwordChecksPerMinute: 100,
         taskWritesPerMinute: 600,
+        userRequestsInFlight: 16,
+        userReadsPerMinute: 3000,
         loginMaxFailures: 10,
         loginWindowSeconds: 900,
       },
@@ -105,6 +107,17 @@ describe('loadConfig', () => {
 
   it('refuses a SECRET_KEY shorter than 32 characters in production', () => {
     expect(failureOf({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(31) }).message).toMatch(/SECRET_KEY must be at least 32 characters/);
+  });
+
+  it('cuts statements off after 5 s in production unless DATABASE_STATEMENT_TIMEOUT_MS says otherwise', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: DB_URL, SECRET_KEY: LONG_KEY };
+    expect(load(production).db.statementTimeoutMs).toBe(5000);
+    expect(load({ ...production, DATABASE_STATEMENT_TIMEOUT_MS: '0' }).db.statementTimeoutMs).toBe(0);
+    expect(load({ NODE_ENV: 'test' }).db.statementTimeoutMs).toBe(0);
+  });
+
+  it('turns the per-user bounds off with 0', () => {
+    expect(load({ USER_CONCURRENCY_LIMIT: '0', USER_READ_RATE_LIMIT: '0' }).limits).toMatchObject({ userRequestsInFlight: 0, userReadsPerMinute: 0 });
   });
 
   it('accepts a 32-character SECRET_KEY in production', () => {

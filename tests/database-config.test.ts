@@ -89,7 +89,7 @@ describe.skipIf(!onPostgres)('DATABASE_STATEMENT_TIMEOUT_MS', () => {
 describe.skipIf(!onPostgres)('a request whose statement outlasts DATABASE_STATEMENT_TIMEOUT_MS', () => {
   const server = useServer({ DATABASE_STATEMENT_TIMEOUT_MS: '300' });
 
-  it('answers 503 problem+json, and the task is unchanged', async () => {
+  it('answers 503 problem+json with Retry-After, and the task is unchanged', async () => {
     const user = await signUp(server());
     const task = await createTask(user);
     // Another transaction holds the row's lock; the update waits on it until the timeout.
@@ -98,6 +98,7 @@ describe.skipIf(!onPostgres)('a request whose statement outlasts DATABASE_STATEM
       const { response, error } = await user.client.PUT('/tasks/{id}', { params: { path: { id: task.id } }, body: { title: 'renamed' } });
       expect(response.status).toBe(503);
       expect(error).toMatchObject({ type: '/problems/service-unavailable', status: 503 });
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     } finally {
       await release();
     }

@@ -58,9 +58,12 @@ describe('migrations', () => {
     );
   });
 
-  it('create the trigram index on task titles when pg_trgm is available', async () => {
-    const { rows } = await db.knex.raw("select 1 from pg_available_extensions where name = 'pg_trgm'");
-    if (rows.length > 0) expect(await indexes('tasks')).toContain('tasks_title_trgm_index');
+  it("create the trigram index on each owner's task titles, in place of the one over every owner's, when pg_trgm and btree_gin are available", async () => {
+    const { rows } = await db.knex.raw("select 1 from pg_available_extensions where name in ('pg_trgm', 'btree_gin')");
+    if (rows.length === 2) {
+      expect(await indexes('tasks')).toContain('tasks_owner_id_title_trgm_index');
+      expect(await indexes('tasks')).not.toContain('tasks_title_trgm_index');
+    }
   });
 
   it('leave only knex bookkeeping after rolling everything back', async () => {

@@ -14,7 +14,7 @@ import { signUp, type SignedUp } from './support/users.js';
 // server's tasks after one more pass once the writes stop, also when transactions commit in
 // another order than they began. PostgreSQL only: only there do transactions overlap.
 const onPostgres = Boolean(process.env.TEST_DATABASE_URL);
-const server = useServer({ USER_WRITE_RATE_LIMIT: '0' });
+const server = useServer({ USER_WRITE_RATE_LIMIT: '0', USER_CONCURRENCY_LIMIT: '0', USER_READ_RATE_LIMIT: '0' });
 
 const ROUNDS = 3;
 const WRITE_MS = 2_500;

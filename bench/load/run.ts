@@ -65,7 +65,14 @@ function serverEnv(workers: number): NodeJS.ProcessEnv {
 }
 
 // Limits that would turn a load test into a test of the limits.
-const UNLIMITED = { AUTH_RATE_LIMIT: '0', LOGIN_MAX_FAILURES: '1000', PASSWORD_RATE_LIMIT: '0', USER_WRITE_RATE_LIMIT: '0' };
+const UNLIMITED = {
+  AUTH_RATE_LIMIT: '0',
+  LOGIN_MAX_FAILURES: '1000',
+  PASSWORD_RATE_LIMIT: '0',
+  USER_WRITE_RATE_LIMIT: '0',
+  USER_CONCURRENCY_LIMIT: '0',
+  USER_READ_RATE_LIMIT: '0',
+};
 
 async function startTargets(workers: number, apiArgs: string[] = []) {
   const env = serverEnv(workers);

@@ -12,11 +12,14 @@ const LIVE_SESSION_ROLE = `
 /**
  * The bearer check. Beyond the signature, one primary-key query confirms that the session is live
  * and the user active, and yields the role from the database rather than from the token, so
- * logout, deactivation and demotion stop an unexpired access token at once.
+ * logout, deactivation and demotion stop an unexpired access token at once. `admit` runs between
+ * the two, with the signed user id: a request it refuses (a user past its fair share) costs no
+ * query, however many of them a user sends.
  */
 export function createAuthenticator(deps: { knex: Knex; tokens: Tokens }) {
-  return async function authenticate(token: string): Promise<Caller> {
+  return async function authenticate(token: string, admit?: (userId: string) => Promise<void>): Promise<Caller> {
     const claims = deps.tokens.verifyAccess(token);
+    await admit?.(claims.sub);
     const { rows } = await deps.knex.raw<{ rows: Pick<Caller, 'role'>[] }>(LIVE_SESSION_ROLE, [claims.sid, claims.sub]);
     if (rows.length === 0) throw problems.unauthorized('The session has ended; log in again.');
     return { userId: claims.sub, role: rows[0]!.role, sessionId: claims.sid };

@@ -12,6 +12,7 @@ import { toProblemErrors } from './validation-errors.js';
 import { unstorableStrings } from './body.js';
 import { createRateLimitCheck, type SpecLimits } from './rate-limits.js';
 import { precompileRouting } from './routing.js';
+import type { UserBounds } from './user-bounds.js';
 
 /** What the express glue knows of a request and hands to openapi-backend with it. */
 export interface Call {
@@ -27,14 +28,21 @@ export interface Call {
   route?: string;
   /** The authenticated caller's id, for the request log. */
   userId?: string;
+  /** Gives back the caller's place in its fair share (src/http/user-bounds.ts) once the request is answered. */
+  release?: () => Promise<void>;
 }
 
 export interface BackendDeps {
   handlers: OperationHandlers;
-  /** Verifies a bearer token and finds the caller, or throws an AppError (401). */
-  authenticate(token: string): Promise<Caller>;
+  /**
+   * Verifies a bearer token and finds the caller, or throws an AppError (401); `admit` is asked
+   * with the token's user id before the database is.
+   */
+  authenticate(token: string, admit: (userId: string) => Promise<void>): Promise<Caller>;
   /** The limits operations name with `x-rate-limit`. */
   rateLimits: SpecLimits;
+  /** Each user's share: requests in flight and reads (src/http/user-bounds.ts). */
+  userBounds: UserBounds;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
@@ -65,7 +73,11 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     customizeAjv: (ajv, ajvOpts, context) =>
       withFormats(context === ValidationContext.RequestBody ? new Ajv({ ...ajvOpts, useDefaults: false }) : ajv),
     securityHandlers: {
-      bearerAuth: (c: Context) => deps.authenticate(bearerToken(c)),
+      // Every authenticated operation counts against its user's share, before the session lookup.
+      bearerAuth: (c: Context, call: Call) =>
+        deps.authenticate(bearerToken(c), async (userId) => {
+          call.release = await deps.userBounds(c.operation, userId);
+        }),
     },
     handlers: {
       postSecurityHandler: (c: Context, call: Call) => {

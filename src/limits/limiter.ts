@@ -11,6 +11,12 @@ export interface Limiter {
   clear(key: string): Promise<void>;
 }
 
+/** Counts requests in flight per key: a slot is taken when one starts and given back when it ends. */
+export interface Slots {
+  /** Takes one of `key`'s slots, or throws 429 with Retry-After when all are taken; resolves to its release. */
+  take(key: string): Promise<() => Promise<void>>;
+}
+
 export interface LimitSettings {
   /** Prefix of its keys in the store. */
   name: string;
@@ -25,6 +31,7 @@ export interface LimitSettings {
 const POOL_SIZE = 2;
 const CONNECT_TIMEOUT_MS = 10_000;
 const TABLE = 'rate_limiter';
+const GIVE_BACK_MARGIN_MS = 1000;
 
 /**
  * rate-limiter-flexible's PostgreSQL store over a small pool of its own (so every process and
@@ -41,7 +48,7 @@ export function createLimiterStore(knex: Knex) {
   // Unnamed queries: PgBouncer in transaction mode cannot keep named prepared statements.
   const storeClient = pool && { query: ({ text, values }: pg.QueryConfig) => pool.query(text, values) };
 
-  const make = ({ name, points, windowSeconds }: LimitSettings): RateLimiterAbstract =>
+  const make = ({ name, points, windowSeconds }: LimitSettings, blockInMemory = true): RateLimiterAbstract =>
     storeClient
       ? new RateLimiterPostgres({
           storeClient,
@@ -52,7 +59,7 @@ export function createLimiterStore(knex: Knex) {
           keyPrefix: name,
           points,
           duration: windowSeconds,
-          inMemoryBlockOnConsumed: points + 1,
+          inMemoryBlockOnConsumed: blockInMemory ? points + 1 : undefined,
         })
       : new RateLimiterMemory({ keyPrefix: name, points, duration: windowSeconds });
 
@@ -73,6 +80,60 @@ export function createLimiterStore(knex: Knex) {
         },
         async clear(key) {
           await limiter.delete(key);
+        },
+      };
+    },
+    /**
+     * `points` slots per key, counted in the store so that every process shares them: a request
+     * consumes a point when it starts and is rewarded it back when it ends. A process that dies
+     * mid-request never gives its slots back, so the count is a window of `windowSeconds` that
+     * starts afresh when it ends (a crash costs a user at most that long); a request that
+     * outlives its window gives nothing back to the next one, which never counted it. Each process
+     * also counts its own slots and refuses past `points` without asking the store, so a flood
+     * costs the store little.
+     */
+    slots(settings: LimitSettings & { retryAfterSeconds: number }): Slots {
+      const free = async () => {};
+      if (settings.points === 0) return { take: async () => free };
+      const limiter = make(settings, false);
+      const inTurn = oneAtATimePerKey();
+      const here = new Map<string, number>();
+      const count = (key: string, by: number) => {
+        const n = (here.get(key) ?? 0) + by;
+        if (n === 0) here.delete(key);
+        else here.set(key, n);
+        return n;
+      };
+      // Gives a point back only to the window it was taken from, with a margin for the trip to the store.
+      const giveBack = async (key: string, windowEnds: number) => {
+        if (Date.now() < windowEnds - GIVE_BACK_MARGIN_MS) await inTurn(key, () => limiter.reward(key));
+      };
+      const refuse = () => problems.tooManyRequests(settings.retryAfterSeconds, settings.detail);
+      return {
+        async take(key) {
+          if (count(key, 1) > settings.points) {
+            count(key, -1);
+            throw refuse();
+          }
+          let taken: RateLimiterRes;
+          try {
+            taken = await inTurn(key, () => limiter.consume(key));
+          } catch (error) {
+            count(key, -1);
+            if (!(error instanceof RateLimiterRes)) throw error;
+            // Refused, yet counted: the point goes back, or every later request would be refused too.
+            await giveBack(key, Date.now() + error.msBeforeNext).catch(() => undefined);
+            throw refuse();
+          }
+          const windowEnds = Date.now() + taken.msBeforeNext;
+          let released = false;
+          return async () => {
+            if (released) return;
+            released = true;
+            count(key, -1);
+            // A store that fails here costs the user a slot until the window ends, not the answer.
+            await giveBack(key, windowEnds).catch(() => undefined);
+          };
         },
       };
     },
