@@ -11,6 +11,7 @@ import * as createListingIndexes from './20261201002002_create_listing_indexes.j
 import * as addTaskPlanning from './20261204000100_add_task_planning.js';
 import * as createTaskChanges from './20261204000200_create_task_changes.js';
 import * as addAccountMail from './20261204000300_add_account_mail.js';
+import * as boundLoginsAndSessions from './20261204000420_bound_logins_and_sessions.js';
 
 interface NamedMigration {
   name: string;
@@ -32,6 +33,7 @@ const migrations: NamedMigration[] = [
   { name: '20261204000100_add_task_planning', migration: addTaskPlanning },
   { name: '20261204000200_create_task_changes', migration: createTaskChanges },
   { name: '20261204000300_add_account_mail', migration: addAccountMail },
+  { name: '20261204000420_bound_logins_and_sessions', migration: boundLoginsAndSessions },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {
