@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { problems } from '../http/problem.js';
+import type { PasswordClient } from './passwords.js';
 
 export interface LoginFailureSettings {
   /** Wrong passwords for one account from one client address in a window (LOGIN_MAX_FAILURES). */
@@ -113,7 +114,7 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
      * would otherwise give someone guessing from many addresses a fresh budget each time the
      * owner logs in. Over either limit: 429 with Retry-After, the right password too.
      */
-    async check(email: string, client: { address: string; gone(): boolean }, check: () => Promise<boolean>): Promise<boolean> {
+    async check(email: string, client: PasswordClient, check: () => Promise<boolean>): Promise<boolean> {
       const counters = countersOf(email, client.address);
       const deadline = Date.now() + LONGEST_WAIT_MS;
       for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
