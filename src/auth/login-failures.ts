@@ -22,6 +22,7 @@ interface Row {
   failures: number;
   pending: number;
   expired: boolean;
+  /** Milliseconds until the window ends. */
   resets_in: number;
 }
 
@@ -55,10 +56,23 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
   };
   const keysOf = (counters: Counter[]) => counters.map((c) => c.key);
 
+  // Nothing unlocks a locked key before its window ends (the right password is refused too), so
+  // until then this process refuses its attempts from memory, without a transaction each.
+  const locks = new Map<string, { until: number; detail: string }>();
+  const lockOf = (counters: Counter[]) => {
+    for (const { key } of counters) {
+      const lock = locks.get(key);
+      if (lock && lock.until > Date.now()) return lock;
+      locks.delete(key);
+    }
+    return undefined;
+  };
+  const refuse = ({ until, detail }: { until: number; detail: string }) => problems.tooManyRequests(Math.max(1, Math.ceil((until - Date.now()) / 1000)), detail);
+
   // Whether a row's window is over; the window is a validated integer, so it can be part of the text.
   const windowOver = `window_started_at <= now() - make_interval(secs => ${settings.windowSeconds})`;
 
-  /** Reserves a password check under every counter, or says why not: locked for `lockedFor` seconds, or only crowded. */
+  /** Reserves a password check under every counter, or says why not: a key is locked, or only crowded. */
   const reserve = (counters: Counter[]) =>
     knex.transaction(async (trx) => {
       const keys = keysOf(counters);
@@ -72,7 +86,7 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
           'failures',
           'pending',
           trx.raw(`${windowOver} as expired`),
-          trx.raw(`ceil(extract(epoch from window_started_at + make_interval(secs => ${settings.windowSeconds}) - now()))::int as resets_in`),
+          trx.raw(`ceil(extract(epoch from window_started_at + make_interval(secs => ${settings.windowSeconds}) - now()) * 1000)::int as resets_in`),
         )
         .whereIn('key', keys)
         .orderBy('key')
@@ -80,7 +94,7 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
       const locked = rows.filter((row) => !row.expired && row.failures >= counterOf(counters, row).max);
       if (locked.length > 0) {
         const longest = locked.reduce((a, b) => (a.resets_in >= b.resets_in ? a : b));
-        return { lockedFor: Math.max(1, longest.resets_in), detail: counterOf(counters, longest).detail };
+        return { locked: { key: longest.key, until: Date.now() + longest.resets_in, detail: counterOf(counters, longest).detail } };
       }
       if (rows.some((row) => !row.expired && row.failures + row.pending >= counterOf(counters, row).max)) return { crowded: true };
       // A window that is over starts again with this attempt; its leftover reservations are forgotten.
@@ -116,11 +130,19 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
      */
     async check(email: string, client: PasswordClient, check: () => Promise<boolean>): Promise<boolean> {
       const counters = countersOf(email, client.address);
+      const known = lockOf(counters);
+      if (known) throw refuse(known);
       const deadline = Date.now() + LONGEST_WAIT_MS;
       for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
         const reservation = await reserve(counters);
         if (reservation.taken) break;
-        if (reservation.lockedFor) throw problems.tooManyRequests(reservation.lockedFor, reservation.detail);
+        if (reservation.locked) {
+          const { key, ...lock } = reservation.locked;
+          // Locks no attempt asks about again would stay: past a thousand, the ended ones go.
+          if (locks.size >= 1000) for (const [k, l] of locks) if (l.until <= Date.now()) locks.delete(k);
+          locks.set(key, lock);
+          throw refuse(lock);
+        }
         if (Date.now() + pause > deadline || client.gone()) throw problems.tooManyRequests(1, crowded);
         await sleep(pause);
       }
