@@ -44,14 +44,15 @@ export interface paths {
          * @description Starts a session and returns its first token pair. An unknown email and a wrong password
          *     give the same 401 and take about the same time. A deactivated user gets 403 after a
          *     correct password, and so does an account whose e-mail address is not verified yet when
-         *     the server requires verified addresses (`REQUIRE_VERIFIED_EMAIL`). After too many failed attempts for one email (10 in 15 minutes by
-         *     default) every attempt gets 429 with `Retry-After`, the right password too, until the
-         *     window passes. The session is made only if the account is still as it was checked: a
+         *     the server requires verified addresses (`REQUIRE_VERIFIED_EMAIL`). Wrong passwords are
+         *     counted per email and client address, and per email across addresses (see the 429). The session is made only if the account is still as it was checked: a
          *     password change or deactivation that lands during the check makes the login fail (401
          *     or 403) rather than leave a session the change should have ended.
          *     Password checks are limited per client address (`PASSWORD_RATE_LIMIT`, 100 a minute by
          *     default, then 429 with `Retry-After`); when too many checks are already waiting for the
-         *     CPU, a new one gets 503 with `Retry-After` at once.
+         *     CPU, a new one gets 503 with `Retry-After` at once. A user has at most
+         *     `MAX_SESSIONS_PER_USER` live sessions (100 by default): a login beyond that ends the user's
+         *     least recently used session.
          */
         post: operations["login"];
         delete?: never;
@@ -182,7 +183,13 @@ export interface paths {
         /**
          * List the caller's sessions
          * @description Where the caller is logged in: every live session (not ended, refresh token not
-         *     expired), newest first. `current` marks the session of the token that made this request.
+         *     expired), newest first, one page at a time. `current` marks the session of the token that
+         *     made this request. Follow `next_cursor` (send it back as `cursor`) for the page after; it
+         *     is `null` on the last page.
+         *
+         *     A user has at most `MAX_SESSIONS_PER_USER` live sessions (100 by default): a login beyond
+         *     that ends the user's least recently used session (the one whose `last_used_at` is oldest),
+         *     as if it had been logged out.
          */
         get: operations["listSessions"];
         put?: never;
@@ -895,6 +902,13 @@ export interface components {
         SessionList: {
             /** @description The caller's live sessions, newest first. */
             items: components["schemas"]["Session"][];
+            /** @example 100 */
+            limit: number;
+            /**
+             * @description Send as `cursor` to get the page after this one; `null` on the last page.
+             * @example WzE3NjQwNjQ4MDAwMDAsIjliMmY2ZjdlLTBjNTUtNGQzOC05YTM2LTJmNGMzYzVlOGQxMSIsMjBd.3b5pZq0bq3J1sW8rOE0z4g
+             */
+            next_cursor: string | null;
         };
         PasswordResetRequest: {
             email: components["schemas"]["Email"];
@@ -1472,6 +1486,20 @@ export interface components {
     };
     parameters: {
         /**
+         * @description Page size. The default holds every live session under the default cap
+         *     (`MAX_SESSIONS_PER_USER`, 100), so a client that does not page sees them all.
+         * @example 100
+         */
+        SessionLimit: number;
+        /**
+         * @description The `next_cursor` of the page before, to continue right after its last item; the
+         *     alternative to `offset` (not together with an `offset` above 0). Send it back unchanged,
+         *     with the same `sort` and filters as that page; `limit` may change. A cursor is opaque and
+         *     signed: one that was altered, or that belongs to another sort, filter set or caller, is
+         *     refused with 422 naming `/query/cursor`.
+         */
+        Cursor: string;
+        /**
          * @description The session's id, as `GET /auth/sessions` lists it.
          * @example b1c4a2e8-6d3f-4f0a-9e57-2c8d1a6b7f30
          */
@@ -1486,14 +1514,6 @@ export interface components {
          * @example 0
          */
         Offset: number;
-        /**
-         * @description The `next_cursor` of the page before, to continue right after its last item; the
-         *     alternative to `offset` (not together with an `offset` above 0). Send it back unchanged,
-         *     with the same `sort` and filters as that page; `limit` may change. A cursor is opaque and
-         *     signed: one that was altered, or that belongs to another sort, filter set or caller, is
-         *     refused with 422 naming `/query/cursor`.
-         */
-        Cursor: string;
         /**
          * @description Makes the create safe to retry ([IETF draft](https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/)):
          *     1–255 visible ASCII characters, sent bare or as a structured-field string
@@ -1742,7 +1762,40 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
+            /**
+             * @description Too many failed attempts, with `Retry-After`; the right password gets it too, until the
+             *     window passes. Only a wrong password counts as a failure, however many logins of one
+             *     account run at once, and failures are counted twice:
+             *     - per email and client address: after `LOGIN_MAX_FAILURES` (10) in `LOGIN_WINDOW_SECONDS`
+             *       (15 minutes), that address gets 429 for that email; the owner logging in from another
+             *       address is not held up by someone else's guesses, and a right password clears the count
+             *       of its own address;
+             *     - per email from every address: after `LOGIN_ACCOUNT_MAX_FAILURES` (100) in the same window,
+             *       every address gets 429 for that email (a right password does not clear this count).
+             *
+             *     At most as many password checks of one email and address run at once as failures are
+             *     still allowed: a further attempt waits (up to 10 s) for one of them to end, and is then
+             *     checked or refused. The password-check limit per address (`PASSWORD_RATE_LIMIT`) also
+             *     answers 429.
+             */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/too-many-requests",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many failed password attempts for this email; try again later."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1991,7 +2044,22 @@ export interface operations {
     };
     listSessions: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Page size. The default holds every live session under the default cap
+                 *     (`MAX_SESSIONS_PER_USER`, 100), so a client that does not page sees them all.
+                 * @example 100
+                 */
+                limit?: components["parameters"]["SessionLimit"];
+                /**
+                 * @description The `next_cursor` of the page before, to continue right after its last item; the
+                 *     alternative to `offset` (not together with an `offset` above 0). Send it back unchanged,
+                 *     with the same `sort` and filters as that page; `limit` may change. A cursor is opaque and
+                 *     signed: one that was altered, or that belongs to another sort, filter set or caller, is
+                 *     refused with 422 naming `/query/cursor`.
+                 */
+                cursor?: components["parameters"]["Cursor"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2021,7 +2089,9 @@ export interface operations {
                      *           "user_agent": null,
                      *           "current": false
                      *         }
-                     *       ]
+                     *       ],
+                     *       "limit": 100,
+                     *       "next_cursor": null
                      *     }
                      */
                     "application/json": components["schemas"]["SessionList"];

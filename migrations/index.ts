@@ -12,6 +12,7 @@ import * as addTaskPlanning from './20261204000100_add_task_planning.js';
 import * as createTaskChanges from './20261204000200_create_task_changes.js';
 import * as addAccountMail from './20261204000300_add_account_mail.js';
 import * as scopeTitleSearchToOwner from './20261204000410_scope_title_search_to_owner.js';
+import * as boundLoginsAndSessions from './20261204000420_bound_logins_and_sessions.js';
 import * as boundIdempotencyKeys from './20261204000430_bound_idempotency_keys.js';
 
 interface NamedMigration {
@@ -35,6 +36,7 @@ const migrations: NamedMigration[] = [
   { name: '20261204000200_create_task_changes', migration: createTaskChanges },
   { name: '20261204000300_add_account_mail', migration: addAccountMail },
   { name: '20261204000410_scope_title_search_to_owner', migration: scopeTitleSearchToOwner },
+  { name: '20261204000420_bound_logins_and_sessions', migration: boundLoginsAndSessions },
   { name: '20261204000430_bound_idempotency_keys', migration: boundIdempotencyKeys },
 ];
 

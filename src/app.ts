@@ -44,7 +44,7 @@ export async function createApp(deps: AppDeps) {
   const { config, knex, logger } = deps;
   const limits = createLimits(config, knex);
   const mail = createMail({ config, knex, logger, registry: deps.metrics?.registry, worker: deps.mailWorker });
-  const auth = createAuth(config, knex, limits, mail);
+  const auth = createAuth(config, knex, mail);
   const sync = createSync({ config, knex, logger, metrics: deps.metrics?.streams });
   const api = await createBackend({
     handlers: createHandlers({ config, knex, auth, sync, isStopping: deps.isStopping }),

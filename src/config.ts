@@ -166,6 +166,8 @@ const schema = z
     REFRESH_REUSE_GRACE_SECONDS: int(0, 300, 0),
     LOGIN_MAX_FAILURES: int(1, 1000, 10),
     LOGIN_WINDOW_SECONDS: int(1, 86_400, 900),
+    LOGIN_ACCOUNT_MAX_FAILURES: int(0, 1_000_000, 100),
+    MAX_SESSIONS_PER_USER: int(0, 1_000_000, 100),
     AUTH_RATE_LIMIT: int(0, 1_000_000, 1000),
     REQUEST_TIMEOUT_SECONDS: int(1, 3600, 30),
     PASSWORD_RATE_LIMIT: int(0, 1_000_000, 100),
@@ -244,6 +246,8 @@ const schema = z
       refreshTokenTtl: e.REFRESH_TOKEN_TTL,
       bcryptRounds: e.BCRYPT_ROUNDS,
       refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
+      // 0: no cap.
+      maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
     },
     // 0 turns a per-minute limit off.
     limits: {
@@ -254,6 +258,7 @@ const schema = z
       userReadsPerMinute: e.USER_READ_RATE_LIMIT,
       loginMaxFailures: e.LOGIN_MAX_FAILURES,
       loginWindowSeconds: e.LOGIN_WINDOW_SECONDS,
+      loginAccountMaxFailures: e.LOGIN_ACCOUNT_MAX_FAILURES,
     },
     idempotency: { keyTtlSeconds: e.IDEMPOTENCY_KEY_TTL_SECONDS, keysPerUser: e.IDEMPOTENCY_KEYS_PER_USER },
     mail: {

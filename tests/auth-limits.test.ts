@@ -66,11 +66,47 @@ describe('failed-login limiting per email', () => {
     expect((await login(email, 'wrong-password')).response.status).toBe(401);
   });
 
-  it.skipIf(!onPostgres)('keeps the counts in the database, shared by every process (PostgreSQL)', async () => {
+  it('keeps the counts in the database, shared by every process', async () => {
     const { email } = await signUp(server());
     await login(email, 'wrong-password');
-    const row = await server().knex('rate_limiter').where('key', `login:${email}`).first();
-    expect(row).toMatchObject({ points: 1 });
+    const rows = await server().knex('login_failures').whereLike('key', `%${email}`).orderBy('key').select('key', 'failures', 'pending');
+    expect(rows).toEqual([
+      { key: `login-account:${email}`, failures: 1, pending: 0 },
+      { key: `login-address:127.0.0.1 ${email}`, failures: 1, pending: 0 },
+    ]);
+  });
+});
+
+describe('failed-login limiting per email and client address', () => {
+  const server = useServer({ LOGIN_MAX_FAILURES: '3', LOGIN_ACCOUNT_MAX_FAILURES: '5', TRUSTED_PROXIES: 'loopback' });
+  const login = (address: string, email: string, password: string) =>
+    server().client().POST('/auth/login', { body: { email, password }, headers: from(address) });
+
+  it('lets the owner in from another address after someone else’s guesses locked theirs', async () => {
+    const { email, password } = await signUp(server());
+    for (let i = 0; i < 3; i++) expect((await login('198.51.100.10', email, 'wrong-password')).response.status).toBe(401);
+    expect((await login('198.51.100.10', email, password)).response.status).toBe(429);
+    expect((await login('198.51.100.11', email, password)).response.status).toBe(200);
+  });
+
+  it('answers 429 to every address once the account’s ceiling is reached, the right password too', async () => {
+    const { email, password } = await signUp(server());
+    // 3 + 2 wrong passwords: under the limit of each address, at the account's ceiling of 5.
+    for (const address of ['198.51.100.20', '198.51.100.20', '198.51.100.20', '198.51.100.21', '198.51.100.21']) {
+      expect((await login(address, email, 'wrong-password')).response.status).toBe(401);
+    }
+    const { response, error } = await login('198.51.100.22', email, password);
+    expect(response.status).toBe(429);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(error).toMatchObject({ detail: 'Too many failed password attempts for this account; try again later.' });
+  });
+
+  it('does not clear the account’s count when the right password is given', async () => {
+    const { email, password } = await signUp(server());
+    for (let i = 0; i < 3; i++) await login('198.51.100.30', email, 'wrong-password');
+    expect((await login('198.51.100.31', email, password)).response.status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await login('198.51.100.32', email, 'wrong-password')).response.status).toBe(401);
+    expect((await login('198.51.100.33', email, password)).response.status).toBe(429);
   });
 });
 

@@ -121,3 +121,53 @@ describe.skipIf(!onPostgres)('logins with the old password racing a password cha
     expect(live).toBe(0);
   });
 });
+
+describe.skipIf(!onPostgres)('concurrent logins of one account with the right password (PostgreSQL only)', () => {
+  // A real bcrypt cost, so that checks overlap; at most 3 checks of one email and address at once.
+  const server = useServer({ BCRYPT_ROUNDS: '8', LOGIN_MAX_FAILURES: '3', TRUSTED_PROXIES: 'loopback' });
+  // 8 from each address: one address may have 8 password checks waiting (src/auth/passwords.ts).
+  const ADDRESSES = ['198.51.100.1', '198.51.100.2', '198.51.100.3'];
+  const LOGINS = 24;
+
+  it(`of ${LOGINS} simultaneous logins from ${ADDRESSES.length} addresses every one gets 200`, async () => {
+    const { email, password } = await signUp(server());
+    const results = await Promise.all(
+      Array.from({ length: LOGINS }, (_, i) =>
+        server().client().POST('/auth/login', { body: { email, password }, headers: { 'X-Forwarded-For': ADDRESSES[i % ADDRESSES.length]! } }),
+      ),
+    );
+    expect(results.map((r) => r.response.status)).toEqual(Array<number>(LOGINS).fill(200));
+  });
+
+  it('wrong guesses racing the right password from one address get at most the limit of password checks', async () => {
+    const { email, password } = await signUp(server());
+    const attempts = Array.from({ length: 8 }, (_, i) => (i === 7 ? password : 'wrong-password'));
+    const results = await Promise.all(
+      attempts.map((p) => server().client().POST('/auth/login', { body: { email, password: p }, headers: { 'X-Forwarded-For': '198.51.100.9' } })),
+    );
+    const count = (status: number) => results.filter((r) => r.response.status === status).length;
+    expect(count(401)).toBeLessThanOrEqual(3);
+    expect(count(401) + count(429) + count(200)).toBe(8);
+  });
+});
+
+describe.skipIf(!onPostgres)('concurrent logins of one account beyond MAX_SESSIONS_PER_USER (PostgreSQL only)', () => {
+  const CAP = 3;
+  const server = useServer({ MAX_SESSIONS_PER_USER: String(CAP), TRUSTED_PROXIES: 'loopback' });
+
+  it(`leave at most ${CAP} live sessions, every login answered 200`, async () => {
+    const { id, email, password } = await signUp(server());
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        server().client().POST('/auth/login', { body: { email, password }, headers: { 'X-Forwarded-For': `198.51.100.${20 + (i % 2)}` } }),
+      ),
+    );
+    expect(results.map((r) => r.response.status)).toEqual(Array<number>(16).fill(200));
+    const live = await server()
+      .knex('sessions')
+      .where({ user_id: id })
+      .whereNull('revoked_at')
+      .whereExists((q) => q.from('refresh_tokens').whereRaw('refresh_tokens.session_id = sessions.id').whereNull('spent_at'));
+    expect(live).toHaveLength(CAP);
+  });
+});

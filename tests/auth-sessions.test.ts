@@ -130,3 +130,78 @@ describe('a login without a User-Agent', () => {
     expect(newest).toMatchObject({ current: true, user_agent: null });
   });
 });
+
+describe('GET /auth/sessions, one page at a time', () => {
+  /** A user with `count` live sessions, the sign-up's the oldest. */
+  async function withSessions(count: number) {
+    const user = await signUp(server());
+    for (let i = 1; i < count; i++) await loginAgain(user);
+    return user;
+  }
+  const page = (user: SignedUp, query: { limit?: number; cursor?: string }) => ok(user.client.GET('/auth/sessions', { params: { query } }));
+
+  it('follows next_cursor through every live session, newest first, each once, with null after the last page', async () => {
+    const user = await withSessions(5);
+    const all = await ok(user.client.GET('/auth/sessions'));
+    expect(all).toMatchObject({ limit: 100, next_cursor: null });
+    expect(all.items).toHaveLength(5);
+    const walked = [];
+    let cursor: string | undefined;
+    do {
+      const { items, next_cursor } = await page(user, { limit: 2, ...(cursor ? { cursor } : {}) });
+      expect(items.length).toBeLessThanOrEqual(2);
+      walked.push(...items);
+      cursor = next_cursor ?? undefined;
+    } while (cursor);
+    expect(walked.map((s) => s.id)).toEqual(all.items.map((s) => s.id));
+  });
+
+  it('answers 422 naming /query/cursor for a cursor of another user', async () => {
+    const other = await withSessions(2);
+    const { next_cursor } = await page(other, { limit: 1 });
+    const user = await withSessions(2);
+    const { response, error } = await user.client.GET('/auth/sessions', { params: { query: { cursor: next_cursor! } } });
+    expect(response.status).toBe(422);
+    expect(error).toMatchObject({ errors: [{ pointer: '/query/cursor' }] });
+  });
+
+  it('gives the typed client every session, beyond one page', async () => {
+    const user = await signUp(server());
+    // More sessions than a page holds, as a server without a cap may have: made in SQL, each with a live refresh token.
+    await server().knex.raw(
+      `with made as (insert into sessions (user_id) select ?::uuid from generate_series(1, 120) returning id)
+       insert into refresh_tokens (session_id, token_hash, expires_at) select id, 'x', now() + interval '1 hour' from made`,
+      [user.id],
+    );
+    const sessions = await user.client.listSessions();
+    expect(sessions).toHaveLength(121);
+    expect(new Set(sessions.map((s) => s.id)).size).toBe(121);
+  });
+});
+
+describe('MAX_SESSIONS_PER_USER', () => {
+  const capped = useServer({ MAX_SESSIONS_PER_USER: '2' });
+  const login = (user: SignedUp) => ok(capped().client().POST('/auth/login', { body: { email: user.email, password: user.password } }));
+  const statusWith = async (pair: TokenPair) =>
+    (await capped().client().GET('/auth/me', { headers: { Authorization: `Bearer ${pair.access_token}` } })).response.status;
+
+  it('a login beyond the cap ends the least recently used session, and only that one', async () => {
+    const user = await signUp(capped());
+    const first = user.client.tokens!;
+    const second = await login(user);
+    // The first session is used again (a refresh): now the second is the least recently used.
+    const refreshed = await ok(capped().client().POST('/auth/refresh', { body: { refresh_token: first.refresh_token } }));
+    const third = await login(user);
+    expect([await statusWith(refreshed), await statusWith(second), await statusWith(third)]).toEqual([200, 401, 200]);
+    const refreshSecond = await capped().client().POST('/auth/refresh', { body: { refresh_token: second.refresh_token } });
+    expect(refreshSecond.response.status).toBe(401);
+    expect(await capped().client(third).listSessions()).toHaveLength(2);
+  });
+
+  it('leaves other users’ sessions alone', async () => {
+    const bystander = await signUp(capped());
+    const user = await signUp(capped());
+    for (let i = 0; i < 3; i++) await login(user);
+    expect(await statusWith(bystander.client.tokens!)).toBe(200);
+  });
+});

@@ -4,7 +4,7 @@ import { migrationSource } from '../migrations/index.js';
 import { migrateToLatest, rollbackAll } from '../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
-const APP_TABLES = ['idempotency_keys', 'refresh_tokens', 'sessions', 'tasks', 'users'];
+const APP_TABLES = ['idempotency_keys', 'login_failures', 'refresh_tokens', 'sessions', 'tasks', 'users'];
 const OWNER_LISTING = 'select * from tasks where owner_id = ? order by created_at desc, id desc limit 20';
 
 let db: TestDatabase;
@@ -56,6 +56,7 @@ describe('migrations', () => {
     expect(await indexes('tasks')).toEqual(
       expect.arrayContaining(['tasks_owner_id_created_at_id_index', 'tasks_created_at_id_index']),
     );
+    expect(await indexes('sessions')).toContain('sessions_user_id_created_at_id_index');
   });
 
   it("create the trigram index on each owner's task titles, in place of the one over every owner's, when pg_trgm and btree_gin are available", async () => {

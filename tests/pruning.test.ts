@@ -21,6 +21,26 @@ describe('pruning', () => {
     expect((await live.client.GET('/auth/me')).response.status).toBe(200);
   });
 
+  it('deletes ended sessions, and keeps live ones', async () => {
+    const user = await signUp(server());
+    const { knex } = server();
+    await user.client.login(user.email, user.password);
+    await user.client.logout();
+    await pruneExpired(knex);
+    // The sign-up's session is left.
+    expect(await knex('sessions').where('user_id', user.id).pluck('revoked_at')).toEqual([null]);
+  });
+
+  it('deletes failed-login windows that started over a day ago, and keeps the others', async () => {
+    const { knex } = server();
+    await knex('login_failures').insert([
+      { key: 'login-account:old@pruning.example', failures: 3, window_started_at: knex.raw("now() - interval '25 hours'") },
+      { key: 'login-account:new@pruning.example', failures: 3, window_started_at: knex.raw("now() - interval '1 hour'") },
+    ]);
+    await pruneExpired(knex);
+    expect(await knex('login_failures').whereLike('key', 'login-account:%@pruning.example').pluck('key')).toEqual(['login-account:new@pruning.example']);
+  });
+
   it('deletes rate-limit windows that ended over an hour ago, and keeps the others', async () => {
     const { knex } = server();
     const hour = 60 * 60 * 1000;

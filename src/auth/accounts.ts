@@ -3,7 +3,7 @@ import { UniqueViolationError } from 'objection';
 import { User } from '../db/models/User.js';
 import type { Caller } from '../http/operations.js';
 import { AppError, problems } from '../http/problem.js';
-import type { Limiter } from '../limits/index.js';
+import type { LoginFailures } from './login-failures.js';
 import { MAX_PASSWORD_BYTES, passwordTooLong, type PasswordClient, type Passwords } from './passwords.js';
 import type { Recovery } from './recovery.js';
 import type { Sessions } from './sessions.js';
@@ -29,27 +29,21 @@ const tooLong = (pointer: string) =>
 export function createAccounts(deps: {
   knex: Knex;
   sessions: Sessions;
-  failedLogins: Limiter;
+  loginFailures: LoginFailures;
   passwords: Passwords;
   queueVerification: Recovery['queueVerification'];
   /** REQUIRE_VERIFIED_EMAIL: a login needs a verified address. */
   requireVerifiedEmail: boolean;
 }) {
-  const { knex, sessions, failedLogins, passwords } = deps;
-
-  // Over-long passwords still cost one bcrypt comparison, so they take as long as any other.
-  const passwordMatches = async (client: Client, password: string, hash: string | undefined) =>
-    (await passwords.matches(client, password, hash)) && !passwordTooLong(password);
+  const { knex, sessions, loginFailures, passwords } = deps;
 
   /**
-   * Counts a password attempt for an email before the password is checked: one atomic increment,
-   * so concurrent guesses cannot all slip in under the limit. Success clears the count.
+   * Whether `password` is the account's, counted against the failed-login limits of `email` (see
+   * LoginFailures). Over-long passwords still cost one bcrypt comparison, so they take as long as
+   * any other.
    */
-  async function countAttempt(email: string) {
-    const key = email.toLowerCase();
-    await failedLogins.take(key);
-    return { succeeded: () => failedLogins.clear(key) };
-  }
+  const passwordMatches = (client: Client, email: string, password: string, hash: string | undefined) =>
+    loginFailures.check(email, client, async () => (await passwords.matches(client, password, hash)) && !passwordTooLong(password));
 
   return {
     async register(client: Client, email: string, password: string): Promise<User> {
@@ -69,10 +63,8 @@ export function createAccounts(deps: {
     },
 
     async login(client: Client, email: string, password: string) {
-      const attempt = await countAttempt(email);
       const user = await User.query(knex).findOne({ email: email.toLowerCase() });
-      if (!(await passwordMatches(client, password, user?.password_hash))) throw invalidCredentials();
-      await attempt.succeeded();
+      if (!(await passwordMatches(client, email, password, user?.password_hash))) throw invalidCredentials();
       if (!user!.is_active) throw deactivated();
       if (deps.requireVerifiedEmail && !user!.email_verified) throw emailNotVerified();
       const userAgent = client.userAgent === undefined ? null : [...client.userAgent].slice(0, USER_AGENT_CHARACTERS).join('');
@@ -87,9 +79,7 @@ export function createAccounts(deps: {
       const user = await User.query(knex).findById(caller.userId);
       if (!user) throw problems.unauthorized();
       // Guessing the current password with a stolen access token counts against the same limit as logins.
-      const attempt = await countAttempt(user.email);
-      if (!(await passwordMatches(client, currentPassword, user.password_hash))) throw wrongCurrentPassword();
-      await attempt.succeeded();
+      if (!(await passwordMatches(client, user.email, currentPassword, user.password_hash))) throw wrongCurrentPassword();
       if (passwordTooLong(newPassword)) throw tooLong('/body/new_password');
       const passwordHash = await passwords.hash(client, newPassword);
       await knex.transaction(async (trx) => {

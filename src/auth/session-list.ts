@@ -4,8 +4,13 @@ import type { components } from '../../generated/openapi.js';
 import { Session } from '../db/models/Session.js';
 import type { Caller } from '../http/operations.js';
 import { problems } from '../http/problem.js';
+import type { Cursors } from '../paging/cursor.js';
+import { pageOf, type Order } from '../paging/page.js';
 
 type SessionView = components['schemas']['Session'];
+type SessionPage = components['schemas']['SessionList'];
+
+const NEWEST_FIRST: Order = { column: 'sessions.created_at', id: 'sessions.id', direction: 'desc' };
 
 /** The caller's sessions that still work: not ended, and holding a refresh token that is unspent and unexpired. */
 const liveSessionsOf = (knex: Knex, caller: Caller) =>
@@ -23,12 +28,12 @@ const present = (session: Session, caller: Caller): SessionView => ({
 });
 
 /** Where the caller is logged in, and ending one of those sessions. */
-export function createSessionList(knex: Knex) {
+export function createSessionList(knex: Knex, cursors: Cursors) {
   return {
-    list: async (caller: Caller): Promise<SessionView[]> =>
-      (await liveSessionsOf(knex, caller).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }])).map((s) =>
-        present(s, caller),
-      ),
+    async list(caller: Caller, page: { limit: number; cursor?: string }): Promise<SessionPage> {
+      const { items, limit, next_cursor } = await pageOf(liveSessionsOf(knex, caller), NEWEST_FIRST, { ...page, offset: 0 }, cursors.of(['sessions', caller.userId]));
+      return { items: items.map((s) => present(s, caller)), limit, next_cursor };
+    },
 
     /** Ends one live session of the caller; refresh and access tokens stop working at once. */
     async end(caller: Caller, id: string) {

@@ -27,10 +27,24 @@ const ROTATE = `
     select :next, :sid, :nextHash, :expiresAt from spent)
   select role from spent`;
 
+// Ends the user's least recently used live sessions beyond the newest :keep, never the session
+// just made (whose last use is its transaction's start, which may be earlier than a concurrent
+// login's that committed first).
+const END_LEAST_RECENTLY_USED = `
+  update sessions set revoked_at = now()
+  where id in (
+    select s.id from sessions s
+    where s.user_id = :userId and s.id <> :sessionId and s.revoked_at is null
+      and exists (select from refresh_tokens t where t.session_id = s.id and t.spent_at is null and t.expires_at > now())
+    order by s.last_used_at desc, s.id desc
+    offset :keep)`;
+
 export interface SessionSettings {
   accessTokenTtl: number;
   refreshTokenTtl: number;
   refreshReuseGraceSeconds: number;
+  /** Live sessions a user may have (MAX_SESSIONS_PER_USER); 0: no cap. */
+  maxSessionsPerUser: number;
 }
 
 export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: SessionSettings }) {
@@ -81,20 +95,27 @@ export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: Ses
   return {
     /**
      * A new session with its first pair, made only if the account still has the password hash
-     * that was checked and is active; else undefined. The account's row is locked (FOR SHARE)
-     * until the session is committed, so a password change or deactivation either waits and then
-     * ends this session with the others, or commits first and this finds nothing.
+     * that was checked and is active; else undefined. The account's row is locked until the
+     * session is committed, so a password change or deactivation either waits and then ends this
+     * session with the others, or commits first and this finds nothing; and concurrent logins of
+     * one account take turns, so each counts the sessions the others made when it ends those
+     * beyond MAX_SESSIONS_PER_USER.
      */
     start: (user: Pick<User, 'id' | 'role' | 'password_hash'>, userAgent: string | null) =>
       knex.transaction(async (trx) => {
         const { rows } = await trx.raw<{ rows: { id: string }[] }>(
           `insert into sessions (user_id, user_agent)
            select id, :userAgent from users where id = :id and password_hash = :hash and is_active
-           for share
+           for no key update
            returning id`,
           { id: user.id, hash: user.password_hash, userAgent },
         );
-        return rows[0] && issuePair(trx, user, rows[0].id);
+        if (!rows[0]) return undefined;
+        const pair = await issuePair(trx, user, rows[0].id);
+        if (settings.maxSessionsPerUser > 0) {
+          await trx.raw(END_LEAST_RECENTLY_USED, { userId: user.id, sessionId: rows[0].id, keep: settings.maxSessionsPerUser - 1 });
+        }
+        return pair;
       }),
 
     /**

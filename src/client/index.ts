@@ -1,5 +1,6 @@
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, paths } from '../../generated/openapi.js';
+import { walk } from './walk.js';
 
 export type TokenPair = components['schemas']['TokenPair'];
 export type Problem = components['schemas']['Problem'];
@@ -47,7 +48,7 @@ export interface TaskClient extends Client<paths> {
   login(email: string, password: string): Promise<TokenPair>;
   /** Ends this session on the server and forgets the pair. */
   logout(): Promise<void>;
-  /** Where the caller is logged in: their live sessions, newest first; `current` marks this one. */
+  /** Where the caller is logged in: all their live sessions (every page), newest first; `current` marks this one. */
   listSessions(): Promise<Session[]>;
   /** Ends one of the caller's sessions (a device they no longer use); 404 unless it is theirs and live. */
   endSession(id: string): Promise<void>;
@@ -144,7 +145,11 @@ export function createTaskClient(options: TaskClientOptions): TaskClient {
       if (tokens) await ok(client.POST('/auth/logout', { body: { refresh_token: tokens.refresh_token } }));
       setTokens(undefined);
     },
-    listSessions: async () => (await ok(client.GET('/auth/sessions'))).items,
+    async listSessions() {
+      const sessions: Session[] = [];
+      for await (const session of walk(client, '/auth/sessions')) sessions.push(session);
+      return sessions;
+    },
     async endSession(id: string) {
       await ok(client.DELETE('/auth/sessions/{id}', { params: { path: { id } } }));
     },

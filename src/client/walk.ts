@@ -3,7 +3,7 @@ import type { paths } from '../../generated/openapi.js';
 import { ok } from './index.js';
 
 /** The listings that page with next_cursor. */
-export type Listing = '/tasks' | '/users';
+export type Listing = '/tasks' | '/users' | '/auth/sessions';
 type Query<P extends Listing> = NonNullable<paths[P]['get']['parameters']['query']>;
 type Page<P extends Listing> = paths[P]['get']['responses'][200]['content']['application/json'];
 /** A walk's filters and page size; where to start is the walk's business. */

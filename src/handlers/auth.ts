@@ -34,7 +34,8 @@ export function authHandlers(deps: { accounts: Accounts; sessions: Sessions; ses
       await accounts.changePassword(clientOf(req), caller, req.body.current_password, req.body.new_password);
       return noContent();
     }),
-    listSessions: authed(async (_req, caller) => json(200, { items: await sessionList.list(caller) })),
+    // Validation has filled in the spec's default limit.
+    listSessions: authed(async ({ query }, caller) => json(200, await sessionList.list(caller, query as { limit: number; cursor?: string }))),
     endSession: authed(async ({ params }, caller) => {
       await sessionList.end(caller, params.id);
       return noContent();

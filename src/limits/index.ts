@@ -26,12 +26,6 @@ export function createLimits(config: Config, knex: Knex) {
       windowSeconds: MINUTE,
       detail: 'Too many password checks from this address; try again later.',
     }),
-    failedLogins: store.limiter({
-      name: 'login',
-      points: config.limits.loginMaxFailures,
-      windowSeconds: config.limits.loginWindowSeconds,
-      detail: 'Too many failed password attempts for this email; try again later.',
-    }),
     taskWrites: store.limiter({
       name: 'task-writes',
       points: config.limits.taskWritesPerMinute,
