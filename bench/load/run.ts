@@ -10,7 +10,7 @@ import { runAutocannon, runWrk, type Load, type Measurement, type RequestPlan } 
 import { migrate, PASSWORD, recreateDatabase, seed, serverVersion, type Fixtures } from './database.js';
 import { freePort, sampleRss, startTarget, type ProcessRss, type Target, type TargetName } from './processes.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
-import { checks, medianRps, summaryLines, table, type Growth, type PeakRss, type ScenarioResult, type WorkerRun } from './report.js';
+import { checks, medianRps, summaryLines, table, targetTable, type Growth, type PeakRss, type ScenarioResult, type WorkerRun } from './report.js';
 import { openSession, scenarios, type Scenario, type Session } from './scenarios.js';
 import { settings } from './settings.js';
 
@@ -67,6 +67,9 @@ function serverEnv(workers: number): NodeJS.ProcessEnv {
 // Limits that would turn a load test into a test of the limits.
 const UNLIMITED = { AUTH_RATE_LIMIT: '0', LOGIN_MAX_FAILURES: '1000', PASSWORD_RATE_LIMIT: '0', USER_WRITE_RATE_LIMIT: '0' };
 
+/** How many bcrypt checks one API process runs at a time: the bound of src/auth/passwords.ts. */
+const passwordChecksAtOnce = () => Math.min(Math.max(1, os.availableParallelism() - 1), 4);
+
 async function startTargets(workers: number, apiArgs: string[] = []) {
   const env = serverEnv(workers);
   const start = async (name: TargetName, args: string[], extra: NodeJS.ProcessEnv = {}) =>
@@ -74,7 +77,9 @@ async function startTargets(workers: number, apiArgs: string[] = []) {
   const launched = await Promise.allSettled([
     start('api', [...apiArgs, 'dist/src/main.js'], { ...UNLIMITED, ...apiOverrides() }),
     start('floor', ['dist/bench/load/floor.js']),
-    start('bcrypt', ['dist/bench/load/bcrypt-server.js'], { BENCH_PASSWORD: PASSWORD }),
+    // One API process checks passwords on the cores its queue may use (src/auth/passwords.ts), so at
+    // one worker bcrypt alone runs as many checks at a time; with more, each process runs freely.
+    start('bcrypt', ['dist/bench/load/bcrypt-server.js'], { BENCH_PASSWORD: PASSWORD, ...(workers === 1 ? { BENCH_BCRYPT_PARALLEL: String(passwordChecksAtOnce()) } : {}) }),
   ]);
   const failed = launched.find((s) => s.status === 'rejected');
   if (failed) {
@@ -280,6 +285,7 @@ if (settings.profile) {
   console.log(`\n## Load benchmark, ${new Date().toISOString().slice(0, 10)}: ${about.cpu}, ${about.cores} cores, ${about.memoryGb} GB; ` +
     `Node ${about.node}, PostgreSQL ${about.postgres}, ${about.client}; load average ${about.loadAverageAtStart.join(' ')} at the start\n`);
   for (const run of runs) console.log(`${table(run, describe)}\n`);
+  console.log(`### Targets of issue 18 (ratios to the prepared floor, this run)\n\n${targetTable(runs)}\n`);
   const report = runs.map((run) => ({
     ...run,
     checks: Object.fromEntries(run.scenarios.filter((s) => !s.skipped).map((s) => [s.id, checks(run, s)])),
