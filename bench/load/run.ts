@@ -3,7 +3,7 @@
 // table per worker count and writes everything as JSON under bench/results/. Knobs: settings.ts.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { runAutocannon, runWrk, type Load, type Measurement, type RequestPlan } from './clients.js';
@@ -67,6 +67,9 @@ function serverEnv(workers: number): NodeJS.ProcessEnv {
 // Limits that would turn a load test into a test of the limits.
 const UNLIMITED = { AUTH_RATE_LIMIT: '0', LOGIN_MAX_FAILURES: '1000', PASSWORD_RATE_LIMIT: '0', USER_WRITE_RATE_LIMIT: '0' };
 
+/** The API starts as `npm start` starts it (node's flags included), without npm in between. */
+const npmStartArgs = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').slice(1);
+
 /** How many bcrypt checks one API process runs at a time: the bound of src/auth/passwords.ts. */
 const passwordChecksAtOnce = () => Math.min(Math.max(1, os.availableParallelism() - 1), 4);
 
@@ -75,7 +78,7 @@ async function startTargets(workers: number, apiArgs: string[] = []) {
   const start = async (name: TargetName, args: string[], extra: NodeJS.ProcessEnv = {}) =>
     startTarget(name, args, { ...env, ...extra }, await freePort(), join(runDir, `${name}-${workers}.log`));
   const launched = await Promise.allSettled([
-    start('api', [...apiArgs, 'dist/src/main.js'], { ...UNLIMITED, ...apiOverrides() }),
+    start('api', [...apiArgs, ...npmStartArgs], { ...UNLIMITED, ...apiOverrides() }),
     start('floor', ['dist/bench/load/floor.js']),
     // One API process checks passwords on the cores its queue may use (src/auth/passwords.ts), so at
     // one worker bcrypt alone runs as many checks at a time; with more, each process runs freely.
