@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -35,10 +36,19 @@ const pgTypes: Knex.PgCustomTypesConfig = {
 // knex-pglite names the result's command after knex's method, and knex calls a delete `del`: the
 // result then misses pg's DELETE branch and resolves to the raw result instead of a row count.
 // (knex's typings do not declare processResponse, hence the cast.)
+// A statement's name (see `naming`) is left out: PGlite has no use for it, and its own query
+// options are another thing.
 class PgliteClient extends ClientPgLite {
   processResponse(obj: { method?: string }, runner: unknown): unknown {
     const base = ClientPgLite.prototype as unknown as { processResponse(o: unknown, r: unknown): unknown };
     return base.processResponse.call(this, obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+  }
+
+  _query(connection: unknown, obj: { options?: { name?: string } }): Promise<unknown> {
+    const base = ClientPgLite.prototype as unknown as { _query(c: unknown, o: unknown): Promise<unknown> };
+    if (obj.options?.name === undefined) return base._query.call(this, connection, obj);
+    const { name: _, ...options } = obj.options;
+    return base._query.call(this, connection, { ...obj, options });
   }
 }
 
@@ -55,8 +65,45 @@ export async function ownerOnlyDirectory(dir: string): Promise<void> {
 interface PgConnection {
   /** Set by knex while the connection belongs to a transaction. */
   __knexTxId?: string;
+  /** pg's protocol connection, with its record of the statements prepared on it, by name. */
+  connection?: { parsedStatements?: Record<string, string> };
 }
-type QueryObject = { sql: string };
+type QueryObject = { sql: string; options?: { name?: string } };
+
+// PostgreSQL refuses to run a prepared statement whose result columns changed since it was
+// prepared (a migration added a column to a table a `select *` reads) until it is prepared again.
+const CACHED_PLAN_CHANGED = '0A000';
+
+/**
+ * Statements their callers name (knex's `.options({ name })`, on the hot paths) are prepared once
+ * per connection: PostgreSQL then parses and plans them once, not on every request. The name gets
+ * a digest of the text, so one name given to a query whose text varies (a listing's filters)
+ * never meets pg's refusal of one name for two texts. Unprepared (`prepared: false`) the name is
+ * dropped: through PgBouncer in transaction pooling each transaction may get another server
+ * connection, which has never seen the statement.
+ */
+function naming(Base: typeof Knex.Client, prepared: boolean): typeof Knex.Client {
+  const base = Base.prototype as unknown as { _query(c: PgConnection, o: QueryObject): Promise<QueryObject> };
+  return class extends Base {
+    async _query(connection: PgConnection, obj: QueryObject): Promise<QueryObject> {
+      const name = obj.options?.name;
+      if (name === undefined) return base._query.call(this, connection, obj);
+      const { name: _, ...options } = obj.options!;
+      if (!prepared) return base._query.call(this, connection, { ...obj, options });
+      const named = { ...obj, options: { ...options, name: `${name}-${createHash('sha1').update(obj.sql).digest('base64url').slice(0, 12)}` } };
+      try {
+        return await base._query.call(this, connection, named);
+      } catch (error) {
+        // Once, outside a transaction (whose failed statement aborted it): drop the stale
+        // statement and prepare it again. A migration under a running server costs one retry.
+        if ((error as { code?: string }).code !== CACHED_PLAN_CHANGED || connection.__knexTxId !== undefined) throw error;
+        await base._query.call(this, connection, { sql: `deallocate "${named.options.name}"` });
+        delete connection.connection?.parsedStatements?.[named.options.name];
+        return base._query.call(this, connection, named);
+      }
+    }
+  };
+}
 
 /**
  * pg with `statement_timeout` set by `SET LOCAL` inside each transaction, never per session or as
@@ -94,6 +141,8 @@ export interface DatabaseOptions {
   poolMax?: number;
   /** 0: no limit. pg only. */
   statementTimeoutMs?: number;
+  /** Prepare the statements callers name (pg only; default true); false through a transaction-pooling PgBouncer. */
+  preparedStatements?: boolean;
   /**
    * PGlite only: a data directory saved by `dumpDataDir()` to open instead of an empty one, which
    * skips initdb (seconds of CPU on each in-memory start: the tests start dozens).
@@ -105,7 +154,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
   if (opts.databaseUrl) {
     const timeout = opts.statementTimeoutMs ?? 0;
     return knex({
-      client: timeout > 0 ? pgWithStatementTimeout(timeout) : 'pg',
+      client: naming(timeout > 0 ? pgWithStatementTimeout(timeout) : ClientPg, opts.preparedStatements ?? true),
       connection: { connectionString: opts.databaseUrl, types: pgTypes },
       pool: { min: 0, max: opts.poolMax ?? 10 },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
