@@ -34,5 +34,7 @@ EXPOSE 8000
 # Slim images have no curl: ask with node itself.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Exec form: node is PID 1 and gets SIGTERM itself (it drains requests and exits 0).
-CMD ["node", "dist/src/main.js"]
+# Exec form: node is PID 1 and gets SIGTERM itself (it drains requests and exits 0). npm start's
+# command: the heap limit keeps each process (the primary and every worker, which inherit it) near
+# its live size instead of growing towards a limit sized from the host's memory (README: Memory).
+CMD ["node", "--max-old-space-size=256", "dist/src/main.js"]

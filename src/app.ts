@@ -3,13 +3,13 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import type { Knex } from 'knex';
 import type { OpenAPIV3 } from 'openapi-types';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import { limitPerAddress } from './auth/address-limit.js';
 import { createAuth } from './auth/index.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics.js';
 import { docsAssets, docsPolicy } from './docs/assets.js';
 import { createHandlers } from './handlers/index.js';
+import { accessLog } from './http/access-log.js';
 import { createBackend, type Call } from './http/backend.js';
 import { toAppError } from './http/errors.js';
 import { requestId } from './http/request-id.js';
@@ -81,27 +81,7 @@ export async function createApp(deps: AppDeps) {
   app.use(requestId);
   // Who asked and from where, for an incident: the user's id (never the e-mail) and the client
   // address as the rate limits see it (X-Forwarded-For only from TRUSTED_PROXIES).
-  const requestFacts = (req: express.Request, res: express.Response, line: Record<string, unknown>) => ({
-    ...line,
-    user_id: (res.locals.call as Call | undefined)?.userId,
-    client_address: req.ip,
-  });
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (_req, res) => res.locals.requestId,
-      quietReqLogger: true,
-      // Method, path and status only: headers carry tokens and query strings can carry personal data.
-      serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, path: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ status: res.statusCode }),
-      },
-      // A 5xx is something to look at: error level, with the error that caused it (res.err).
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      customSuccessObject: (req, res, line) => requestFacts(req as express.Request, res as express.Response, line),
-      customErrorObject: (req, res, _err, line) => requestFacts(req as express.Request, res as express.Response, line),
-    }),
-  );
+  app.use(accessLog(logger, (req, res) => ({ user_id: (res.locals.call as Call | undefined)?.userId, client_address: req.ip })));
   app.use(docsPolicy);
   if (config.http.corsOrigins.length > 0) {
     const origin = config.http.corsOrigins.includes('*') ? '*' : config.http.corsOrigins;
@@ -145,7 +125,7 @@ export async function createApp(deps: AppDeps) {
 
   const problemMiddleware: ErrorRequestHandler = (error, req, res, _next) => {
     const { error: appError } = toAppError(error);
-    // The request's own log line (pino-http) carries it, at error level.
+    // The request's own log line (src/http/access-log.ts) carries it, at error level.
     if (appError.status >= 500) res.err = error as Error;
     if (res.headersSent) return res.end();
     const call = res.locals.call as Call | undefined;

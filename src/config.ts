@@ -182,6 +182,9 @@ const schema = z
     DATABASE_POOL_MAX: int(1, 1000, 10),
     // Default by NODE_ENV, below: production cuts a runaway statement off, development lets it run.
     DATABASE_STATEMENT_TIMEOUT_MS: optionalInt(0, 3_600_000),
+    // Unset: on, unless a DATABASE_LISTEN_URL other than DATABASE_URL says that DATABASE_URL goes
+    // through a transaction pooler.
+    DATABASE_PREPARED_STATEMENTS: z.enum(['true', 'false'], 'must be true or false').optional().transform((s) => (s === undefined ? undefined : s === 'true')),
     METRICS_PORT: optionalInt(0, 65535),
     // Account mail (1.2): password reset and e-mail verification.
     SMTP_URL: z.string().refine(isSmtpUrl, 'must be an smtp:// or smtps:// URL, such as smtps://user:password@smtp.example.com:465').optional(),
@@ -237,7 +240,13 @@ const schema = z
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV === 'development' ? 'pretty' : 'json'),
     webConcurrency: e.WEB_CONCURRENCY,
     http: { port: e.PORT, host: e.HOST, corsOrigins: e.CORS_ORIGINS, trustedProxies: e.TRUSTED_PROXIES, requestTimeoutSeconds: e.REQUEST_TIMEOUT_SECONDS },
-    db: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS ?? (e.NODE_ENV === 'production' ? PRODUCTION_STATEMENT_TIMEOUT_MS : 0), listenUrl: e.DATABASE_LISTEN_URL },
+    db: {
+      url: e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS ?? (e.NODE_ENV === 'production' ? PRODUCTION_STATEMENT_TIMEOUT_MS : 0),
+      listenUrl: e.DATABASE_LISTEN_URL,
+      preparedStatements: e.DATABASE_PREPARED_STATEMENTS ?? (e.DATABASE_LISTEN_URL === undefined || e.DATABASE_LISTEN_URL === e.DATABASE_URL),
+    },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     shutdown: { drainSeconds: e.SHUTDOWN_DRAIN_SECONDS, graceSeconds: e.SHUTDOWN_GRACE_SECONDS },
     auth: {

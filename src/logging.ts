@@ -2,7 +2,7 @@ import { format } from 'node:util';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
-// One line per request in pretty output, instead of pino-http's nested objects.
+// One line per request in pretty output, instead of the access log's nested objects (src/http/access-log.ts).
 const requestLine = (log: Record<string, unknown>, messageKey: string) => {
   const req = log.req as { method: string; path: string } | undefined;
   const res = log.res as { status: number } | undefined;

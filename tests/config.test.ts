@@ -139,6 +139,16 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ db: { poolMax: 4, statementTimeoutMs: 5000 }, metrics: { port: 9464 } });
   });
 
+  it('prepares statements by default, not when DATABASE_LISTEN_URL says the pool is a transaction pooler, and as DATABASE_PREPARED_STATEMENTS says', () => {
+    const pooled = { DATABASE_URL: 'postgres://app@pgbouncer:6432/app', DATABASE_LISTEN_URL: 'postgres://app@db:5432/app' };
+    expect(load({ DATABASE_URL: 'postgres://app@db:5432/app' }).db.preparedStatements).toBe(true);
+    expect(load({ DATABASE_URL: 'postgres://app@db:5432/app', DATABASE_LISTEN_URL: 'postgres://app@db:5432/app' }).db.preparedStatements).toBe(true);
+    expect(load(pooled).db.preparedStatements).toBe(false);
+    expect(load({ ...pooled, DATABASE_PREPARED_STATEMENTS: 'true' }).db.preparedStatements).toBe(true);
+    expect(load({ DATABASE_PREPARED_STATEMENTS: 'false' }).db.preparedStatements).toBe(false);
+    expect(failureOf({ DATABASE_PREPARED_STATEMENTS: 'yes' }).problems.map((p) => p.split(' ')[0])).toEqual(['DATABASE_PREPARED_STATEMENTS']);
+  });
+
   it('refuses a pool of no connections and metrics on the API port', () => {
     const error = failureOf({ DATABASE_POOL_MAX: '0', PORT: '8000', METRICS_PORT: '8000', ALLOW_EMBEDDED_DATABASE: 'yes' });
     expect(error.problems.map((p) => p.split(' ')[0]).sort()).toEqual(['ALLOW_EMBEDDED_DATABASE', 'DATABASE_POOL_MAX', 'METRICS_PORT']);

@@ -105,3 +105,43 @@ describe.skipIf(!onPostgres)('a request whose statement outlasts DATABASE_STATEM
     expect(await server().knex('tasks').where('id', task.id).first()).toMatchObject({ title: task.title });
   });
 });
+
+// PgBouncer in transaction pooling cannot keep them: that run turns them off (tests/support/database.ts).
+describe.skipIf(!onPostgres || Boolean(process.env.TEST_PGBOUNCER))('DATABASE_PREPARED_STATEMENTS', () => {
+  const preparedNames = async (db: TestDatabase) =>
+    (await db.knex.raw<{ rows: { name: string }[] }>('select name from pg_prepared_statements')).rows.map((r) => r.name);
+
+  it('prepares a named statement once on its connection, under its name and a digest of its text', async () => {
+    const db = await createTestDatabase({ poolMax: 1, preparedStatements: true });
+    try {
+      for (const n of [1, 2]) expect((await db.knex.raw('select ?::int as n', [n]).options({ name: 'probe' })).rows).toEqual([{ n }]);
+      await db.knex.raw('select ?::text as t', ['other text, same name']).options({ name: 'probe' });
+      expect((await preparedNames(db)).filter((name) => name.startsWith('probe-'))).toHaveLength(2);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('sends named statements unnamed when off', async () => {
+    const db = await createTestDatabase({ poolMax: 1, preparedStatements: false });
+    try {
+      expect((await db.knex.raw('select ?::int as n', [1]).options({ name: 'probe' })).rows).toEqual([{ n: 1 }]);
+      expect(await preparedNames(db)).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('prepares a statement again when a migration changed the columns it returns', async () => {
+    const db = await createTestDatabase({ poolMax: 1, preparedStatements: true });
+    try {
+      await db.knex.raw('create table probe (a int); insert into probe values (1)');
+      const read = () => db.knex.raw('select * from probe').options({ name: 'probe' });
+      expect((await read()).rows).toEqual([{ a: 1 }]);
+      await db.knex.raw('alter table probe add column b int default 2');
+      expect((await read()).rows).toEqual([{ a: 1, b: 2 }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+});

@@ -1,4 +1,5 @@
-// The figures of one run: the targets of issue 12 checked against them, and one table per worker count.
+// The figures of one run: the targets of issue 18 checked against them, one table of the targets and
+// one table of figures per worker count.
 import type { Measurement } from './clients.js';
 import type { ProcessRss, TargetName } from './processes.js';
 
@@ -43,6 +44,11 @@ export interface Check {
 }
 
 const RSS_LIMIT_MB = 200;
+// Issue 18's thresholds, as ratios to the prepared floor (the listings by due date and label keep
+// the listing's).
+const FLOOR_RATIO = 0.5;
+const P99_RATIO = 1.5;
+const LOGIN_RATIO = 0.85;
 const GROWTH_LIMIT = 0.05;
 
 const median = (xs: number[]) => {
@@ -80,12 +86,12 @@ export function checks(run: WorkerRun, scenario: ScenarioResult): Check[] {
   };
   switch (scenario.id) {
     case 'list-small':
-      atLeast('≥ 0.70 × floor', ratio(api, floor), 0.7);
-      atMost('p99 ≤ 1.5 × floor', p99Ratio, 1.5);
+      atLeast(`≥ ${FLOOR_RATIO} × floor`, ratio(api, floor), FLOOR_RATIO);
+      atMost(`p99 ≤ ${P99_RATIO} × floor's at one offered load`, p99Ratio, P99_RATIO);
       break;
     case 'list-big':
-      atLeast('≥ 0.70 × floor', ratio(api, floor), 0.7);
-      atMost('p99 ≤ 1.5 × floor', p99Ratio, 1.5);
+      atLeast(`≥ ${FLOOR_RATIO} × floor`, ratio(api, floor), FLOOR_RATIO);
+      atMost(`p99 ≤ ${P99_RATIO} × floor's at one offered load`, p99Ratio, P99_RATIO);
       atMost("p50 ≤ 2 × 10-task owner's", p50Versus('list-small'), 2);
       break;
     case 'list-cursor':
@@ -93,24 +99,23 @@ export function checks(run: WorkerRun, scenario: ScenarioResult): Check[] {
       break;
     case 'list-due':
     case 'list-label':
-      atLeast('≥ 0.70 × floor', ratio(api, floor), 0.7);
-      break;
     case 'get':
     case 'post':
     case 'put':
     case 'refresh':
-      atLeast('≥ 0.60 × floor', ratio(api, floor), 0.6);
+      atLeast(`≥ ${FLOOR_RATIO} × floor`, ratio(api, floor), FLOOR_RATIO);
       break;
     case 'login':
-      atLeast('≥ 0.85 × bcrypt alone', ratio(api, bcrypt), 0.85);
+      atLeast(`≥ ${LOGIN_RATIO} × bcrypt alone${run.workers === 1 ? ' on the cores the worker may use' : ''}`, ratio(api, bcrypt), LOGIN_RATIO);
       break;
   }
   if (api) out.push({ target: '0 errors', figure: String(errorsOf(api)), met: errorsOf(api) === 0 });
   return out;
 }
 
-const rssCell = (rss: PeakRss[]) =>
-  rss.length === 0 ? '—' : [...rss].sort((a, b) => (a.role === 'primary' ? -1 : b.role === 'primary' ? 1 : a.pid - b.pid)).map((p) => p.maxMb.toFixed(0)).join(' / ');
+const byRole = (rss: PeakRss[]) => [...rss].sort((a, b) => (a.role === 'primary' ? -1 : b.role === 'primary' ? 1 : a.pid - b.pid));
+
+const rssCell = (rss: PeakRss[]) => (rss.length === 0 ? '—' : byRole(rss).map((p) => p.maxMb.toFixed(0)).join(' / '));
 
 /** p50 / p99 of the median round (by req/s), at the load the server sustains at its maximum. */
 const latencies = (r?: SubjectResult) => {
@@ -149,24 +154,56 @@ const HEADER = [
   'floor p99 ms at fixed load', 'errors', 'RSS MB per process', 'targets',
 ];
 
-export function summaryLines(run: WorkerRun): { text: string; met?: boolean }[] {
-  const lines: { text: string; met?: boolean }[] = [];
+interface SummaryLine {
+  text: string;
+  met?: boolean;
+  /** For the target table: what is checked, and the figure, apart. */
+  target?: string;
+  figure?: string;
+}
+
+export function summaryLines(run: WorkerRun): SummaryLine[] {
+  const lines: SummaryLine[] = [];
   const workers = run.apiRss.filter((p) => p.role !== 'primary');
   if (workers.length > 0) {
     const peak = Math.max(...workers.map((p) => p.maxMb));
-    lines.push({ text: `RSS ≤ ${RSS_LIMIT_MB} MB per worker through the run: peak ${peak.toFixed(0)} MB`, met: peak <= RSS_LIMIT_MB });
+    const target = `RSS ≤ ${RSS_LIMIT_MB} MB per worker through the run`;
+    const figure = `peak ${peak.toFixed(0)} MB`;
+    lines.push({ text: `${target}: ${figure}`, target, figure, met: peak <= RSS_LIMIT_MB });
   }
   if (run.growth) {
     const g = run.growth;
     const changes = g.processes.map((p) => `${p.role} ${p.firstMb.toFixed(0)} → ${p.secondMb.toFixed(0)} MB`).join(', ');
     const grew = g.processes.some((p) => p.secondMb > p.firstMb * (1 + GROWTH_LIMIT));
-    lines.push({ text: `no RSS growth (median during each, ≤ ${GROWTH_LIMIT * 100} %) between two identical ${g.seconds} s runs of ${g.label}: ${changes}`, met: !grew });
+    const target = `no RSS growth (median during each, ≤ ${GROWTH_LIMIT * 100} %) between two identical ${g.seconds} s runs of ${g.label}`;
+    lines.push({ text: `${target}: ${changes}`, target, figure: changes, met: !grew });
   }
   for (const s of run.scenarios) {
     if (s.skipped) lines.push({ text: `skipped ${s.label}: ${s.skipped}` });
     if (s.shapeMismatch) lines.push({ text: `${s.label}: the floor's answer differs from the API's: ${s.shapeMismatch}`, met: false });
   }
   return lines;
+}
+
+/** Peak RSS of each API process over the whole run: the primary, then each worker. */
+export function rssPerProcess(run: WorkerRun): string {
+  return byRole(run.apiRss).map((p) => `${p.role} ${p.maxMb.toFixed(0)}`).join(', ') + ' MB';
+}
+
+/** Every target of issue 18 at every worker count measured, each with its figure and whether it is met. */
+export function targetTable(runs: WorkerRun[]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  const out = [line(['workers', 'endpoint', 'target', 'figure', 'met']), line(['---', '---', '---', '---', '---'])];
+  for (const run of runs) {
+    for (const s of run.scenarios.filter((x) => !x.skipped)) {
+      for (const c of checks(run, s)) out.push(line([String(run.workers), s.label, c.target, c.figure, c.met ? 'met' : '**missed**']));
+    }
+    for (const l of summaryLines(run).filter((x) => x.met !== undefined)) {
+      out.push(line([String(run.workers), 'API processes', l.target ?? l.text, l.figure ?? '', l.met ? 'met' : '**missed**']));
+    }
+    out.push(line([String(run.workers), 'API processes', 'RSS per process, peak through the run', rssPerProcess(run), '']));
+  }
+  return out.join('\n');
 }
 
 export function table(run: WorkerRun, describe: string): string {

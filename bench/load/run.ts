@@ -3,14 +3,14 @@
 // table per worker count and writes everything as JSON under bench/results/. Knobs: settings.ts.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { runAutocannon, runWrk, type Load, type Measurement, type RequestPlan } from './clients.js';
 import { migrate, PASSWORD, recreateDatabase, seed, serverVersion, type Fixtures } from './database.js';
 import { freePort, sampleRss, startTarget, type ProcessRss, type Target, type TargetName } from './processes.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile.js';
-import { checks, medianRps, summaryLines, table, type Growth, type PeakRss, type ScenarioResult, type WorkerRun } from './report.js';
+import { checks, medianRps, summaryLines, table, targetTable, type Growth, type PeakRss, type ScenarioResult, type WorkerRun } from './report.js';
 import { openSession, scenarios, type Scenario, type Session } from './scenarios.js';
 import { settings } from './settings.js';
 
@@ -74,14 +74,22 @@ const UNLIMITED = {
   USER_READ_RATE_LIMIT: '0',
 };
 
+/** The API starts as `npm start` starts it (node's flags included), without npm in between. */
+const npmStartArgs = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').slice(1);
+
+/** How many bcrypt checks one API process runs at a time: the bound of src/auth/passwords.ts. */
+const passwordChecksAtOnce = () => Math.min(Math.max(1, os.availableParallelism() - 1), 4);
+
 async function startTargets(workers: number, apiArgs: string[] = []) {
   const env = serverEnv(workers);
   const start = async (name: TargetName, args: string[], extra: NodeJS.ProcessEnv = {}) =>
     startTarget(name, args, { ...env, ...extra }, await freePort(), join(runDir, `${name}-${workers}.log`));
   const launched = await Promise.allSettled([
-    start('api', [...apiArgs, 'dist/src/main.js'], { ...UNLIMITED, ...apiOverrides() }),
+    start('api', [...apiArgs, ...npmStartArgs], { ...UNLIMITED, ...apiOverrides() }),
     start('floor', ['dist/bench/load/floor.js']),
-    start('bcrypt', ['dist/bench/load/bcrypt-server.js'], { BENCH_PASSWORD: PASSWORD }),
+    // One API process checks passwords on the cores its queue may use (src/auth/passwords.ts), so at
+    // one worker bcrypt alone runs as many checks at a time; with more, each process runs freely.
+    start('bcrypt', ['dist/bench/load/bcrypt-server.js'], { BENCH_PASSWORD: PASSWORD, ...(workers === 1 ? { BENCH_BCRYPT_PARALLEL: String(passwordChecksAtOnce()) } : {}) }),
   ]);
   const failed = launched.find((s) => s.status === 'rejected');
   if (failed) {
@@ -287,6 +295,7 @@ if (settings.profile) {
   console.log(`\n## Load benchmark, ${new Date().toISOString().slice(0, 10)}: ${about.cpu}, ${about.cores} cores, ${about.memoryGb} GB; ` +
     `Node ${about.node}, PostgreSQL ${about.postgres}, ${about.client}; load average ${about.loadAverageAtStart.join(' ')} at the start\n`);
   for (const run of runs) console.log(`${table(run, describe)}\n`);
+  console.log(`### Targets of issue 18 (ratios to the prepared floor, this run)\n\n${targetTable(runs)}\n`);
   const report = runs.map((run) => ({
     ...run,
     checks: Object.fromEntries(run.scenarios.filter((s) => !s.skipped).map((s) => [s.id, checks(run, s)])),

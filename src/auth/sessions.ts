@@ -136,7 +136,7 @@ export function createSessions(deps: { knex: Knex; tokens: Tokens; settings: Ses
         next: jti,
         nextHash: hashToken(successor),
         expiresAt: new Date(Date.now() + settings.refreshTokenTtl * 1000),
-      });
+      }).options({ name: 'rotate' });
       if (rows[0]) return pairOf({ id: claims.sub, role: rows[0].role }, claims.sid, successor);
       // The revocation a replay may call for is committed even though we answer 401.
       await handleReplay(claims.jti, claims.sid);

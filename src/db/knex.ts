@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -36,10 +37,19 @@ const pgTypes: Knex.PgCustomTypesConfig = {
 // knex-pglite names the result's command after knex's method, and knex calls a delete `del`: the
 // result then misses pg's DELETE branch and resolves to the raw result instead of a row count.
 // (knex's typings do not declare processResponse, hence the cast.)
+// A statement's name (see `naming`) is left out: PGlite has no use for it, and its own query
+// options are another thing.
 class PgliteClient extends ClientPgLite {
   processResponse(obj: { method?: string }, runner: unknown): unknown {
     const base = ClientPgLite.prototype as unknown as { processResponse(o: unknown, r: unknown): unknown };
     return base.processResponse.call(this, obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+  }
+
+  _query(connection: unknown, obj: { options?: { name?: string } }): Promise<unknown> {
+    const base = ClientPgLite.prototype as unknown as { _query(c: unknown, o: unknown): Promise<unknown> };
+    if (obj.options?.name === undefined) return base._query.call(this, connection, obj);
+    const { name: _, ...options } = obj.options;
+    return base._query.call(this, connection, { ...obj, options });
   }
 }
 
@@ -58,25 +68,38 @@ interface PgConnection {
   __knexTxId?: string;
   /** Set by knex on pg's `error` and `end` events; its pool never lends such a connection again. */
   __knex__disposed?: unknown;
+  /** pg's protocol connection, with its record of the statements prepared on it, by name. */
+  connection?: { parsedStatements?: Record<string, string> };
 }
-type QueryObject = { sql: string };
+type QueryObject = { sql: string; options?: { name?: string } };
 
 type PgQuery = (this: Knex.Client, c: PgConnection, o: QueryObject) => Promise<QueryObject>;
 
+// PostgreSQL refuses to run a prepared statement whose result columns changed since it was
+// prepared (a migration added a column to a table a `select *` reads) until it is prepared again.
+const CACHED_PLAN_CHANGED = '0A000';
+
 /**
  * pg whose connection failures are marked as such (errors made while connecting carry codes of
- * every kind). With `statementTimeoutMs`, `statement_timeout` is set by `SET LOCAL` inside each
- * transaction, never per session or as a startup parameter: PgBouncer in transaction pooling
- * refuses the parameter and hands each transaction any server connection, so only a transaction's
- * own settings are sure to apply. A query outside a transaction then becomes a transaction of its
- * own (two round trips more).
+ * every kind), whose named statements are prepared, and with a statement timeout that holds
+ * through PgBouncer.
+ *
+ * `sessions`: each pooled connection is one PostgreSQL session (no transaction pooler between).
+ * Then statements their callers name (knex's `.options({ name })`, on the hot paths) are prepared
+ * once per connection, so PostgreSQL parses and plans them once, not on every request; the name
+ * gets a digest of the text, so one name given to a query whose text varies (a listing's filters)
+ * never meets pg's refusal of one name for two texts. And `statement_timeout` is a setting of the
+ * session, given when it starts. Through PgBouncer in transaction pooling each transaction may get
+ * another server connection, which has never seen the statement and refuses the startup
+ * parameter: names are dropped, and the timeout is set by `SET LOCAL` inside each transaction; a
+ * query outside a transaction then becomes a transaction of its own (two round trips more).
  *
  * A connection whose session ended is never handed out again. knex marks it so on pg's `error` and
  * `end` events, but a query that fails because the session ended (a FATAL error such as
  * `pg_terminate_backend`'s) returns the connection to the pool before the socket's end is read:
  * the next request would be handed it, and fail too. So it is marked at once.
  */
-function pgClient(statementTimeoutMs: number): typeof Knex.Client {
+function pgClient(statementTimeoutMs: number, sessions: boolean): typeof Knex.Client {
   const setLocal = `set local statement_timeout = ${statementTimeoutMs}`;
   const base = ClientPg.prototype as unknown as { _query: PgQuery };
   return class extends ClientPg {
@@ -90,15 +113,33 @@ function pgClient(statementTimeoutMs: number): typeof Knex.Client {
 
     async _query(connection: PgConnection, obj: QueryObject): Promise<QueryObject> {
       try {
-        return await this.send(connection, obj);
+        return await this.prepared(connection, obj);
       } catch (error) {
         if (isConnectionLoss(error)) connection.__knex__disposed ??= error;
         throw error;
       }
     }
 
+    async prepared(connection: PgConnection, obj: QueryObject): Promise<QueryObject> {
+      const name = obj.options?.name;
+      if (name === undefined) return this.send(connection, obj);
+      const { name: _, ...options } = obj.options!;
+      if (!sessions) return this.send(connection, { ...obj, options });
+      const named = { ...obj, options: { ...options, name: `${name}-${createHash('sha1').update(obj.sql).digest('base64url').slice(0, 12)}` } };
+      try {
+        return await this.send(connection, named);
+      } catch (error) {
+        // Once, outside a transaction (whose failed statement aborted it): drop the stale
+        // statement and prepare it again. A migration under a running server costs one retry.
+        if ((error as { code?: string }).code !== CACHED_PLAN_CHANGED || connection.__knexTxId !== undefined) throw error;
+        await this.send(connection, { sql: `deallocate "${named.options.name}"` });
+        delete connection.connection?.parsedStatements?.[named.options.name];
+        return this.send(connection, named);
+      }
+    }
+
     async send(connection: PgConnection, obj: QueryObject): Promise<QueryObject> {
-      if (statementTimeoutMs <= 0) return base._query.call(this, connection, obj);
+      if (statementTimeoutMs <= 0 || sessions) return base._query.call(this, connection, obj);
       const run = (sql: string) => base._query.call(this, connection, { sql });
       if (connection.__knexTxId !== undefined) {
         // knex opens every transaction with BEGIN (savepoints run inside one): one round trip for both.
@@ -125,6 +166,11 @@ export interface DatabaseOptions {
   /** 0: no limit. pg only. */
   statementTimeoutMs?: number;
   /**
+   * pg only, default true: each connection is a session of its own, so named statements are prepared
+   * and the statement timeout is a session setting; false through a transaction-pooling PgBouncer.
+   */
+  preparedStatements?: boolean;
+  /**
    * PGlite only: a data directory saved by `dumpDataDir()` to open instead of an empty one, which
    * skips initdb (seconds of CPU on each in-memory start: the tests start dozens).
    */
@@ -133,9 +179,12 @@ export interface DatabaseOptions {
 
 export async function createDatabase(opts: DatabaseOptions): Promise<Knex> {
   if (opts.databaseUrl) {
+    const statementTimeoutMs = opts.statementTimeoutMs ?? 0;
+    const sessions = opts.preparedStatements ?? true;
+    const timeout = sessions && statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {};
     return knex({
-      client: pgClient(opts.statementTimeoutMs ?? 0),
-      connection: { connectionString: opts.databaseUrl, types: pgTypes },
+      client: pgClient(statementTimeoutMs, sessions),
+      connection: { connectionString: opts.databaseUrl, types: pgTypes, ...timeout },
       pool: { min: 0, max: opts.poolMax ?? 10 },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
       log: knexLog,

@@ -35,5 +35,6 @@ export async function openDatabase(config: Config, purpose: 'serve' | 'migrate' 
     dataDir: pgdata,
     poolMax: config.db.poolMax,
     statementTimeoutMs: purpose === 'serve' ? config.db.statementTimeoutMs : 0,
+    preparedStatements: config.db.preparedStatements,
   });
 }

@@ -68,7 +68,9 @@ export async function pageOf<M extends Model>(
     .select(`${table}.*`, query.clone().count('*').as(TOTAL))
     .orderByRaw(`${key} ${order.direction}, ?? ${order.direction}`, [order.column, order.id])
     // One row more than asked for tells whether there is a next page.
-    .limit(limit + 1);
+    .limit(limit + 1)
+    // Prepared once per connection and text (src/db/knex.ts): a listing's filters vary its text.
+    .onBuildKnex((builder) => builder.options({ name: `${table}-page` }));
   if (after) {
     page.whereRaw(`(${key}, ??) ${order.direction === 'asc' ? '>' : '<'} (?, ?)`, [order.column, order.id, columnValue(after.value), after.id]);
   } else {

@@ -10,14 +10,15 @@ export const tasksVisibleTo = (caller: Caller, knex: Knex) =>
   caller.role === 'admin' ? Task.query(knex) : Task.query(knex).where('tasks.owner_id', caller.userId);
 
 // GET /tasks/{id}, the commonest read, with its text written once: building it with Objection per
-// request was a tenth of the request's CPU time under load (bench/load, profile of `get`).
+// request was a tenth of the request's CPU time under load (bench/load, profile of `get`). Both
+// are prepared once per connection (src/db/knex.ts).
 const ANY_TASK = 'select * from tasks where id = ?';
 const OWN_TASK = 'select * from tasks where id = ? and owner_id = ?';
 
 /** The task with this id, as tasksVisibleTo would find it. */
 export async function visibleTaskById(caller: Caller, knex: Knex, id: string): Promise<Task | undefined> {
   const { rows } = await (caller.role === 'admin'
-    ? knex.raw<{ rows: object[] }>(ANY_TASK, [id])
-    : knex.raw<{ rows: object[] }>(OWN_TASK, [id, caller.userId]));
+    ? knex.raw<{ rows: object[] }>(ANY_TASK, [id]).options({ name: 'any-task' })
+    : knex.raw<{ rows: object[] }>(OWN_TASK, [id, caller.userId]).options({ name: 'own-task' }));
   return rows[0] && Task.fromDatabaseJson(rows[0]);
 }

@@ -115,7 +115,10 @@ export function createTasks(knex: Knex, cursors: Cursors) {
       // Fields named one by one: owner and timestamps never come from the client, and what is
       // left out takes the table's defaults (description and due_at null, status todo, priority
       // none, no labels). completed_at is the database's (migrations: tasks_set_completed_at).
-      return Task.query(db).insert({ owner_id: caller.userId, title, description, status, ...planningColumns(body) }).returning('*');
+      return Task.query(db)
+        .insert({ owner_id: caller.userId, title, description, status, ...planningColumns(body) })
+        .returning('*')
+        .onBuildKnex((builder) => builder.options({ name: 'task-insert' }));
     },
 
     async update(caller: Caller, id: string, body: Body<'updateTask'>, preconditions: Preconditions = {}) {
@@ -123,7 +126,8 @@ export function createTasks(knex: Knex, cursors: Cursors) {
       const columns = planningColumns(body);
       const [task] = await target(caller, id, preconditions)
         .patch({ title, description, status, ...columns, updated_at: nextVersion() })
-        .returning('*');
+        .returning('*')
+        .onBuildKnex((builder) => builder.options({ name: 'task-update' }));
       return task ?? missed(caller, id, preconditions);
     },
 

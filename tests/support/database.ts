@@ -35,7 +35,7 @@ async function onServer(serverUrl: string, sql: string): Promise<void> {
  * A fresh, unmigrated database: on TEST_DATABASE_URL's server when set (reached through
  * PgBouncer when the run provides one), else in-memory PGlite. `options` as the app passes them.
  */
-export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax' | 'statementTimeoutMs'> = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax' | 'statementTimeoutMs' | 'preparedStatements'> = {}): Promise<TestDatabase> {
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const snapshot = provided('emptyPgliteDataDir');
@@ -46,8 +46,12 @@ export async function createTestDatabase(options: Pick<DatabaseOptions, 'poolMax
   const name = `tm_test_${randomBytes(6).toString('hex')}`;
   const quoted = pg.escapeIdentifier(name);
   await onServer(serverUrl, `create database ${quoted}`);
-  const databaseUrl = withDatabase(provided('pgbouncerUrl') ?? serverUrl, name);
-  const knex = await createDatabase({ databaseUrl, poolMax: options.poolMax, statementTimeoutMs: options.statementTimeoutMs });
+  const pgbouncerUrl = provided('pgbouncerUrl');
+  const databaseUrl = withDatabase(pgbouncerUrl ?? serverUrl, name);
+  // PgBouncer's transaction pooling cannot keep prepared statements: the app's DATABASE_LISTEN_URL
+  // turns them off there (src/config.ts), as app-server.ts sets it.
+  const preparedStatements = pgbouncerUrl ? false : options.preparedStatements;
+  const knex = await createDatabase({ databaseUrl, poolMax: options.poolMax, statementTimeoutMs: options.statementTimeoutMs, preparedStatements });
   return {
     knex,
     databaseUrl,
