@@ -75,9 +75,12 @@ export async function floodOfSearches(flood: Flood, { connections, samples }: { 
   const quiet = await bystanderLatencies(flood, samples);
   const greedyStatuses: Record<number, number> = {};
   let flooding = true;
+  // A loop whose request fails (the server closed under it, when a test times out) stops.
   const loops = Array.from({ length: connections }, async () => {
     while (flooding) {
-      const { response } = await flood.greedy.client.GET('/tasks', { params: { query: { q: NEVER_MATCHES } } });
+      const answer = await flood.greedy.client.GET('/tasks', { params: { query: { q: NEVER_MATCHES } } }).catch(() => undefined);
+      if (!answer) return;
+      const { response } = answer;
       greedyStatuses[response.status] = (greedyStatuses[response.status] ?? 0) + 1;
       if (response.status === 429) await sleep(Number(response.headers.get('retry-after')) * 1000);
     }
