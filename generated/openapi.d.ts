@@ -1332,31 +1332,6 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A query parameter the operation does not take (it takes none). */
-        UnprocessableEntity: {
-            headers: {
-                "X-Request-Id": components["headers"]["XRequestId"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "type": "/problems/validation-error",
-                 *       "title": "Unprocessable Content",
-                 *       "status": 422,
-                 *       "detail": "The request has 1 invalid value.",
-                 *       "instance": "/healthz",
-                 *       "errors": [
-                 *         {
-                 *           "pointer": "/query/verbose",
-                 *           "message": "is not allowed"
-                 *         }
-                 *       ]
-                 *     }
-                 */
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
         /** @description No such resource, or it is not yours. */
         NotFound: {
             headers: {
@@ -1478,6 +1453,31 @@ export interface components {
                  *       "title": "Precondition Failed",
                  *       "status": 412,
                  *       "detail": "The task has changed since you read it; fetch it again."
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A query parameter the operation does not take (it takes none). */
+        UnprocessableEntity: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "/problems/validation-error",
+                 *       "title": "Unprocessable Content",
+                 *       "status": 422,
+                 *       "detail": "The request has 1 invalid value.",
+                 *       "instance": "/healthz",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/query/verbose",
+                 *           "message": "is not allowed"
+                 *         }
+                 *       ]
                  *     }
                  */
                 "application/problem+json": components["schemas"]["Problem"];
@@ -2098,7 +2098,31 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            422: components["responses"]["UnprocessableEntity"];
+            /** @description Bad query parameters (a `limit` out of range, a cursor of another listing). */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation-error",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "The request has 1 invalid value.",
+                     *       "instance": "/auth/sessions",
+                     *       "errors": [
+                     *         {
+                     *           "pointer": "/query/limit",
+                     *           "message": "must be <= 100"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
