@@ -22,8 +22,10 @@ const key = createSecretKey(Buffer.from(env.SECRET_KEY!));
 const verifyOptions: jwt.VerifyOptions = { algorithms: ['HS256'] };
 
 // As the API presents a task, key order included (priority by name, label_keys left out).
-const TASK = `id, title, description, status, due_at, (array['none', 'low', 'medium', 'high', 'urgent'])[priority + 1] as priority, labels,
-  completed_at, owner_id, created_at, updated_at`;
+const taskColumns = (t: string) => `${t}id, ${t}title, ${t}description, ${t}status, ${t}due_at,
+  (array['none', 'low', 'medium', 'high', 'urgent'])[${t}priority + 1] as priority, ${t}labels, ${t}completed_at, ${t}owner_id,
+  ${t}created_at, ${t}updated_at`;
+const TASK = taskColumns('');
 const SQL = {
   live: `select u.role from sessions s join users u on u.id = s.user_id
          where s.id = $1 and s.user_id = $2 and s.revoked_at is null and u.is_active`,
@@ -55,7 +57,7 @@ const SQL = {
                      where owner_id = $1 and change_xid >= pg_snapshot_xmin($3::pg_snapshot) and not pg_visible_in_snapshot(change_xid, $3::pg_snapshot)
                        and not exists (select 1 from tasks t where t.id = d.task_id and t.owner_id = d.owner_id)
                      order by change_xid, task_id limit $2))
-                 select now.snapshot, p.id as feed_id, p.deleted_at, t.${TASK.split(', ').join(', t.')}
+                 select now.snapshot, p.id as feed_id, p.deleted_at, ${taskColumns('t.')}
                  from (select pg_current_snapshot()::text as snapshot) now
                  left join (page p left join tasks t on t.id = p.id) on true
                  order by p.change_xid, p.id limit $2`,
