@@ -12,6 +12,7 @@ import type { Caller } from '../src/http/operations.js';
 import { createCursors } from '../src/paging/cursor.js';
 import { createTasks, type TaskListing } from '../src/tasks/tasks.js';
 import { recreateDatabase } from './load/database.js';
+import { statementOf } from './support.js';
 
 const URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/bench_search';
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
@@ -35,20 +36,6 @@ async function seed(knex: Knex) {
      from generate_series(1, ${TASKS}) g
      join users u on u.email = 'owner-' || (case when g % ${SHARE} = 0 then 1 else 2 + g % ${OWNERS - 1} end) || '@bench.example'`,
   );
-}
-
-/** The page statement the API runs (the one that carries the total), with its bindings. */
-async function statementOf(knex: Knex, list: () => Promise<unknown>) {
-  const seen: { sql: string; bindings: unknown[] }[] = [];
-  const listener = (q: { sql: string; bindings: unknown[] }) => seen.push(q);
-  knex.on('query', listener);
-  try {
-    await list();
-  } finally {
-    knex.off('query', listener);
-  }
-  const { sql, bindings } = seen.find((q) => q.sql.includes('total_rows')) ?? seen[0]!;
-  return { sql: sql.replace(/\$\d+/g, '?'), bindings };
 }
 
 interface Figures {

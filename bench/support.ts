@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Knex } from 'knex';
 
 export interface Figures {
   n: number;
@@ -32,3 +33,18 @@ export const show = (label: string, f: Figures) =>
   console.log(`${label.padEnd(44)} n=${String(f.n).padStart(4)}  p50=${f.p50.toFixed(1).padStart(7)} ms  p95=${f.p95.toFixed(1).padStart(7)} ms  mean=${f.mean.toFixed(1).padStart(7)} ms`);
 
 export const database = () => (process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite');
+
+/** The page statement that a listing runs (the one that carries the total), with its bindings, as knex.raw takes them. */
+export async function statementOf(knex: Knex, list: () => Promise<unknown>) {
+  const seen: { sql: string; bindings: unknown[] }[] = [];
+  const listener = (q: { sql: string; bindings: unknown[] }) => seen.push(q);
+  knex.on('query', listener);
+  try {
+    await list();
+  } finally {
+    knex.off('query', listener);
+  }
+  const { sql, bindings } = seen.find((q) => q.sql.includes('total_rows')) ?? seen[0]!;
+  // Seen as the driver gets it, with $1, $2…; knex.raw takes ? in the same order.
+  return { sql: sql.replace(/\$\d+/g, '?'), bindings };
+}

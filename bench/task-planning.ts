@@ -13,6 +13,7 @@ import type { Caller } from '../src/http/operations.js';
 import { createCursors } from '../src/paging/cursor.js';
 import { createTasks, type TaskListing } from '../src/tasks/tasks.js';
 import { recreateDatabase } from './load/database.js';
+import { statementOf } from './support.js';
 
 const URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/bench_plans';
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
@@ -56,21 +57,6 @@ async function plan(knex: Knex) {
      where tasks.id = t.id`,
   );
   for (const { indexdef } of rows) await knex.raw(indexdef);
-}
-
-/** The page statement the API runs for `listing` (the one that carries the total), with its bindings. */
-async function statementOf(knex: Knex, list: () => Promise<unknown>) {
-  const seen: { sql: string; bindings: unknown[] }[] = [];
-  const listener = (q: { sql: string; bindings: unknown[] }) => seen.push(q);
-  knex.on('query', listener);
-  try {
-    await list();
-  } finally {
-    knex.off('query', listener);
-  }
-  const { sql, bindings } = seen.find((q) => q.sql.includes('total_rows')) ?? seen[0]!;
-  // Seen as the driver gets it, with $1, $2…; knex.raw takes ? in the same order.
-  return { sql: sql.replace(/\$\d+/g, '?'), bindings };
 }
 
 interface Figures {
