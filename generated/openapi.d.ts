@@ -1549,7 +1549,11 @@ export interface components {
          * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
          *     The request goes ahead only if the task still has one of them (strong comparison: a weak
          *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
-         *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
+         *     answered 412 and changes nothing. Evaluated before `If-None-Match`. For example
+         *     `"1764064800000"` (the `ETag` of the version you last read) or `*` (any version, as long as
+         *     the task exists). No example is given as a value, so that documentation tools that pre-fill
+         *     inputs from examples (Swagger UI's Try-it-out) never send a precondition nobody asked for: on
+         *     `GET` it would answer 412.
          */
         IfMatch: string;
         /**
@@ -2894,7 +2898,11 @@ export interface operations {
                  * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
                  *     The request goes ahead only if the task still has one of them (strong comparison: a weak
                  *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
-                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
+                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`. For example
+                 *     `"1764064800000"` (the `ETag` of the version you last read) or `*` (any version, as long as
+                 *     the task exists). No example is given as a value, so that documentation tools that pre-fill
+                 *     inputs from examples (Swagger UI's Try-it-out) never send a precondition nobody asked for: on
+                 *     `GET` it would answer 412.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
                 /**
@@ -2992,7 +3000,11 @@ export interface operations {
                  * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
                  *     The request goes ahead only if the task still has one of them (strong comparison: a weak
                  *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
-                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
+                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`. For example
+                 *     `"1764064800000"` (the `ETag` of the version you last read) or `*` (any version, as long as
+                 *     the task exists). No example is given as a value, so that documentation tools that pre-fill
+                 *     inputs from examples (Swagger UI's Try-it-out) never send a precondition nobody asked for: on
+                 *     `GET` it would answer 412.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
                 /**
@@ -3099,7 +3111,11 @@ export interface operations {
                  * @description `ETag`s you last saw, or `*` ([RFC 9110 §13.1.1](https://www.rfc-editor.org/rfc/rfc9110#name-if-match)).
                  *     The request goes ahead only if the task still has one of them (strong comparison: a weak
                  *     `W/"…"` tag never matches; `*` matches any version of an existing task); otherwise it is
-                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`.
+                 *     answered 412 and changes nothing. Evaluated before `If-None-Match`. For example
+                 *     `"1764064800000"` (the `ETag` of the version you last read) or `*` (any version, as long as
+                 *     the task exists). No example is given as a value, so that documentation tools that pre-fill
+                 *     inputs from examples (Swagger UI's Try-it-out) never send a precondition nobody asked for: on
+                 *     `GET` it would answer 412.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
                 /**
