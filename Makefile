@@ -88,9 +88,10 @@ test: install ## Run every test on the embedded database, through Prism's valida
 	@$(MAKE) --no-print-directory test-production
 	@if [ -n "$(PG_TEST_URL)" ]; then $(MAKE) --no-print-directory test-postgres test-pgbouncer; else echo "TEST_DATABASE_URL is not set: skipped the PostgreSQL and PgBouncer runs"; fi
 
+# TEST_FILES: only these test files (CI's smoke run on the Node lines other than the image's).
 test-embedded: install
 	@echo "== tests on the embedded database (PGlite)"
-	env -u TEST_DATABASE_URL $(BIN)/vitest run $(call REPORT,embedded)
+	env -u TEST_DATABASE_URL $(BIN)/vitest run $(TEST_FILES) $(call REPORT,embedded)
 
 test-conformance: install
 	@echo "== tests through prism proxy --errors (an independent check of every response)"
