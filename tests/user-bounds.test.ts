@@ -124,9 +124,11 @@ describe('USER_READ_RATE_LIMIT=0', () => {
 describe.skipIf(!onPostgres)('a user searching on 160 connections (PostgreSQL only)', () => {
   const server = useServer();
 
-  it("leaves another user's GET /tasks within 3 times its quiet p50, never 5xx, and gets 429s", { timeout: 120_000 }, async () => {
+  // Timed on shared cores, beside the other test files: a try can lose to their load, so it gets
+  // two more. Without the bounds the ratio is 40-110 (bench/greedy-user.ts), which no retry hides.
+  it("leaves another user's GET /tasks within 3 times its quiet p50, never 5xx, and gets 429s", { timeout: 120_000, retry: 2 }, async () => {
     const flood = await seedGreedy(server(), { ownTasks: 20_000, othersTasks: 50_000 });
-    const figures = await floodOfSearches(flood, { connections: 160, samples: 20 });
+    const figures = await floodOfSearches(flood, { connections: 160, samples: 40 });
     expect(figures.bystanderStatuses.every((status) => status === 200)).toBe(true);
     expect(figures.floodP50).toBeLessThan(3 * figures.quietP50);
     expect(figures.greedyStatuses[429]).toBeGreaterThan(0);
