@@ -90,7 +90,9 @@ async function serve(instance: { db: TestDatabase; config: Config; options: Serv
     async sibling() {
       const { databaseUrl, directUrl } = db;
       if (!databaseUrl) throw new Error('a second instance needs PostgreSQL (TEST_DATABASE_URL)');
-      const knex = await createDatabase({ databaseUrl, poolMax: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs });
+      // Through PgBouncer (databaseUrl is not the direct one) statements cannot stay prepared.
+      const preparedStatements = databaseUrl === directUrl && config.db.preparedStatements;
+      const knex = await createDatabase({ databaseUrl, poolMax: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs, preparedStatements });
       // The database outlives the sibling: only its own pool closes with it.
       const shared: TestDatabase = { knex, databaseUrl, directUrl, migrate: async () => {}, destroy: () => knex.destroy() };
       return serve({ db: shared, config, options, violations });
