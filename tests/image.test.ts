@@ -72,7 +72,7 @@ describe.skipIf(!image)('the image, run with podman', () => {
     // The image's own HEALTHCHECK command, run as the engine would.
     expect((await podman('healthcheck', 'run', name)).code).toBe(0);
     const users = await podman('top', name, 'user', 'args');
-    expect(users.output).toMatch(/node\s+node dist\/src\/main\.js/);
+    expect(users.output).toMatch(/^node\s+node (--\S+ )*dist\/src\/main\.js/m);
     expect(users.output).not.toMatch(/^root/m);
 
     const client = createTaskClient({ baseUrl });
