@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTaskClient, ok, type TaskClient } from '../src/client/index.js';
 import { freePort } from './support/conformance-proxy.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, type TestDatabase } from './support/database.js';
 import { answersOk, startMain } from './support/main-process.js';
 
 // The logs an operator reads during an incident, from the server as it runs (LOG_FORMAT=json as in
@@ -55,7 +55,7 @@ describe.skipIf(process.env.CONFORMANCE)('request and error logs', () => {
       db = await createTestDatabase();
       await db.migrate();
       database = await relay(new URL(db.databaseUrl!));
-      env.DATABASE_URL = database.url;
+      Object.assign(env, databaseEnv(db, database.url));
     } else {
       env.DATA_DIR = dataDir;
     }

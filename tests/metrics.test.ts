@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok } from '../src/client/index.js';
 import { freePort } from './support/conformance-proxy.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, type TestDatabase } from './support/database.js';
 import { answersOk, startMain } from './support/main-process.js';
 import { useServer } from './support/server.js';
 import { createTask } from './support/tasks.js';
@@ -127,7 +127,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('metrics with WEB_CONCURRENCY=2'
   it('the primary serves one view summed over both workers', async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const { child, output } = startMain({
-      DATABASE_URL: db.databaseUrl!,
+      ...databaseEnv(db),
       WEB_CONCURRENCY: '2',
       DATABASE_POOL_MAX: '3',
       PORT: String(port),

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTaskClient, ok } from '../src/client/index.js';
 import { freePort } from './support/conformance-proxy.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, type TestDatabase } from './support/database.js';
 import { answersOk } from './support/main-process.js';
 
 // What the Docker image's runtime stage holds, without Docker: the compiled build beside
@@ -28,7 +28,7 @@ describe.skipIf(!enabled)('the compiled build with production dependencies only'
     const base = { PATH: process.env.PATH!, NODE_ENV: 'production', SECRET_KEY: 'p'.repeat(40), LOG_LEVEL: 'warn', BCRYPT_ROUNDS: '4' };
     if (process.env.TEST_DATABASE_URL) {
       db = await createTestDatabase();
-      env = { ...base, DATABASE_URL: db.databaseUrl!, WEB_CONCURRENCY: '2' };
+      env = { ...base, ...databaseEnv(db), WEB_CONCURRENCY: '2' };
     } else {
       env = { ...base, ALLOW_EMBEDDED_DATABASE: 'true', DATA_DIR: join(app, 'data') };
     }

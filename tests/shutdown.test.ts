@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/conformance-proxy.js';
-import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { createTestDatabase, databaseEnv, type TestDatabase } from './support/database.js';
 import { runKeepAliveClients } from './support/keep-alive-clients.js';
 import { answersOk, startMain } from './support/main-process.js';
 
@@ -36,7 +36,7 @@ describe.each([
     'answers /readyz 503 for the drain while serving, then moves 16 keep-alive clients off with Connection: close: no reset, no failed request, exit 0',
     async () => {
       const port = await freePort();
-      const database: Record<string, string> = db ? { DATABASE_URL: db.databaseUrl! } : { DATA_DIR: dataDir };
+      const database: Record<string, string> = db ? databaseEnv(db) : { DATA_DIR: dataDir };
       const { child, output } = startMain({ ...database, PORT: String(port), WEB_CONCURRENCY: String(workers), SHUTDOWN_DRAIN_SECONDS: String(DRAIN_SECONDS) });
       const exited = once(child, 'exit');
       try {

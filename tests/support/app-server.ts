@@ -41,7 +41,7 @@ export interface ServerOptions {
   direct?: boolean;
   /** The mail worker's timings (tests of the outbox make them milliseconds). */
   mailWorker?: AppDeps['mailWorker'];
-  /** Where the app logs; silent by default. */
+  /** Where the app logs; by default nowhere, but the cause of each 500 joins the violations. */
   logger?: Logger;
 }
 
@@ -54,6 +54,23 @@ export async function startServer(env: Record<string, string> = {}, options: Ser
   return serve({ db, config, options, violations: [] });
 }
 
+/**
+ * A logger that writes nothing but puts the logged cause of each 500 beside its violation: a
+ * failure in CI then says what broke, not only which route.
+ */
+const causesOf500s = (violations: string[]) =>
+  pino(
+    { level: 'error' },
+    {
+      write(line: string) {
+        const entry = JSON.parse(line) as { req?: { method?: string; path?: string }; res?: { status?: number }; err?: { type?: string; code?: string; message?: string } };
+        if (entry.res?.status !== 500) return;
+        const { type, code, message } = entry.err ?? {};
+        violations.push(`${entry.req?.method} ${entry.req?.path} 500, logged as ${type}${code ? ` ${code}` : ''}: ${message}`);
+      },
+    },
+  );
+
 async function serve(instance: { db: TestDatabase; config: Config; options: ServerOptions; violations: string[] }): Promise<TestServer> {
   const { db, options, violations } = instance;
   // The change listener needs a session of its own: never through PgBouncer's transaction pooling.
@@ -62,7 +79,7 @@ async function serve(instance: { db: TestDatabase; config: Config; options: Serv
   const { app, close: closeApp } = await createApp({
     config,
     knex: db.knex,
-    logger: options.logger ?? pino({ level: 'silent' }),
+    logger: options.logger ?? causesOf500s(violations),
     metrics,
     mailWorker: options.mailWorker,
     onResponseViolation: (found) => violations.push(...found),

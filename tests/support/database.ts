@@ -18,6 +18,14 @@ export interface TestDatabase {
   destroy(): Promise<void>;
 }
 
+/**
+ * What a deployment sets to reach `db`, through `url` (default: its own): DATABASE_URL, and when
+ * that goes through PgBouncer, DATABASE_LISTEN_URL for the listener's session of its own, which
+ * also turns prepared statements off (transaction pooling cannot keep them).
+ */
+export const databaseEnv = (db: TestDatabase, url = db.databaseUrl!): Record<string, string> =>
+  db.databaseUrl === db.directUrl ? { DATABASE_URL: url } : { DATABASE_URL: url, DATABASE_LISTEN_URL: db.directUrl! };
+
 // bench/floods.ts starts servers through here outside vitest, where inject throws.
 const provided = <K extends keyof ProvidedContext>(key: K) => (process.env.VITEST ? inject(key) : undefined);
 
