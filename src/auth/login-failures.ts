@@ -108,9 +108,11 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
       return { taken: true };
     });
 
+  // Locks its rows in key order, as reserve() does: in the order of a scan, an attempt settling
+  // could hold one key while another attempt's reservation holds the other (a deadlock).
   const settle = (counters: Counter[], outcome: 'wrong' | 'right' | 'unchecked') =>
     knex('login_failures')
-      .whereIn('key', keysOf(counters))
+      .whereIn('key', knex('login_failures').select('key').whereIn('key', keysOf(counters)).orderBy('key').forUpdate())
       .update({
         pending: knex.raw('greatest(pending - 1, 0)'),
         failures: knex.raw('case when ? then failures + 1 when ? and key = ? then 0 else failures end', [
