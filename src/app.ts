@@ -1,7 +1,6 @@
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { Knex } from 'knex';
-import type { OpenAPIV3 } from 'openapi-types';
 import type { Logger } from 'pino';
 import { limitPerAddress } from './auth/address-limit.js';
 import { createAuth } from './auth/index.js';
@@ -10,7 +9,7 @@ import type { Metrics } from './metrics.js';
 import { docsAssets, docsPolicy } from './docs/assets.js';
 import { createHandlers } from './handlers/index.js';
 import { accessLog } from './http/access-log.js';
-import { createBackend, type Call } from './http/backend.js';
+import { createBackend, type Call, type RawRequest } from './http/backend.js';
 import { toAppError } from './http/errors.js';
 import { requestId } from './http/request-id.js';
 import { decodablePath, utf8Only } from './http/body.js';
@@ -60,8 +59,8 @@ export async function createApp(deps: AppDeps) {
       runningPerUser: config.limits.userRequestsInFlight === 0 ? Infinity : 1,
     }),
   });
-  deps.metrics?.expectRoutes(api.getOperations().map((op) => ({ method: op.method.toUpperCase(), route: op.path })));
-  const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition as OpenAPIV3.Document);
+  deps.metrics?.expectRoutes(api.operations.map((op) => ({ method: op.method.toUpperCase(), route: op.path })));
+  const validateResponse = deps.onResponseViolation && createResponseValidator(api.definition);
 
   const check = (operationId: string | undefined, sent: Sent) => {
     const violations = validateResponse?.(operationId, sent) ?? [];
@@ -70,8 +69,7 @@ export async function createApp(deps: AppDeps) {
 
   // The request as the spec names it; requests refused before routing (rate limits, bad paths) are matched here.
   const routeOf = (req: express.Request) =>
-    (req.res?.locals.call as Call | undefined)?.route ??
-    api.matchOperation({ method: req.method === 'HEAD' ? 'GET' : req.method, path: req.path, headers: {} })?.path;
+    (req.res?.locals.call as Call | undefined)?.route ?? api.routeOf(req.method === 'HEAD' ? 'GET' : req.method, req.path);
 
   const app = express();
   app.disable('x-powered-by');
@@ -91,7 +89,7 @@ export async function createApp(deps: AppDeps) {
   app.use((req, _res, next) => next(decodablePath(req.path) ? undefined : problems.notFound('The path is not validly percent-encoded.')));
   // Only where the operation takes a body: elsewhere a body is ignored, never a reason for 400 or 413.
   const takesJson = (req: express.Request) =>
-    req.is('application/json') === 'application/json' && Boolean(api.matchOperation({ method: req.method, path: req.path, headers: {} })?.requestBody);
+    req.is('application/json') === 'application/json' && api.takesBody(req.method, req.path);
   app.use(express.json({ limit: BODY_LIMIT, strict: false, type: (req) => takesJson(req as express.Request), verify: utf8Only }));
   app.use(docsAssets);
   app.use('/auth', limitPerAddress(limits.authRequests));
@@ -104,18 +102,15 @@ export async function createApp(deps: AppDeps) {
     };
     res.locals.call = call;
     try {
-      // A plain object: openapi-backend loses express 5's getter-based fields when it coerces types.
-      const request = {
+      const request: RawRequest = {
         // HEAD is GET without the body (Node drops it), as HTTP requires; the spec lists GET only.
         method: req.method === 'HEAD' ? 'GET' : req.method,
         path: req.path,
-        query: req.query as Record<string, string | string[]>,
-        headers: req.headers as Record<string, string | string[]>,
-        // Re-encoded: openapi-backend parses a string body as JSON, which would take a JSON string
-        // holding JSON for the object inside it.
-        body: typeof req.body === 'string' ? JSON.stringify(req.body) : req.body,
+        query: req.query as RawRequest['query'],
+        headers: req.headers,
+        body: req.body,
       };
-      const result = await api.handleRequest(request, call).finally(() => call.release?.());
+      const result = await api.handle(request, call).finally(() => call.release?.());
       check(call.operationId, send(res, result));
     } catch (error) {
       next(error);

@@ -1,5 +1,5 @@
-import { Ajv } from 'ajv';
-import { OpenAPIBackend, ValidationContext, type Context } from 'openapi-backend';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { OpenAPIBackend, ValidationContext, type Operation } from 'openapi-backend';
 import type { OpenAPIV3 } from 'openapi-types';
 import { loadSpec } from '../spec.js';
 import { checkMediaType, checkRoles } from './access.js';
@@ -11,10 +11,19 @@ import type { Reply } from './reply.js';
 import { toProblemErrors } from './validation-errors.js';
 import { unstorableStrings } from './body.js';
 import { createRateLimitCheck, type SpecLimits } from './rate-limits.js';
-import { precompileRouting } from './routing.js';
+import { createRouter } from './routing.js';
 import type { UserBounds } from './user-bounds.js';
 
-/** What the express glue knows of a request and hands to openapi-backend with it. */
+/** A request as express parsed it: header names lower-case, the query its simple parser's. */
+export interface RawRequest {
+  method: string;
+  path: string;
+  query: Record<string, string | string[]>;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+/** What the express glue knows of a request and hands to the backend with it. */
 export interface Call {
   hasBody: boolean;
   /** The client address key (see clientAddress), worked out only when asked for. */
@@ -22,8 +31,6 @@ export interface Call {
   /** Whether the client has closed its connection. */
   gone(): boolean;
   operationId?: string;
-  /** Integer parameters not written in plain decimal, found before ajv coerces them. */
-  laxIntegers?: ProblemError[];
   /** The spec's path template of the matched operation, such as /tasks/{id}. */
   route?: string;
   /** The authenticated caller's id, for the request log. */
@@ -51,13 +58,43 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 export const bearerOf = (header: unknown): string | undefined =>
   typeof header === 'string' ? /^Bearer +(\S+)\s*$/i.exec(header)?.[1] : undefined;
 
-function bearerToken(c: Context): string {
-  const token = bearerOf(c.request.headers.authorization);
+function bearerToken(headers: RawRequest['headers']): string {
+  const token = bearerOf(headers.authorization);
   if (!token) throw problems.unauthorized('An access token is required: send Authorization: Bearer <token>.');
   return token;
 }
 
-export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> {
+/** What the spec says of an operation that every request to it needs, worked out once at start-up. */
+interface Plan {
+  operation: Operation;
+  /** Whether a caller must present a bearer token (the spec's security, global or its own). */
+  secured: boolean;
+  /** Query parameters of array type: a single value becomes a one-item array, as openapi-backend does. */
+  arrayQuery: string[];
+  /** The spec's spelling of each header parameter, by its lower-case name (for error pointers). */
+  headerNames: Record<string, string>;
+  validators?: ValidateFunction[];
+}
+
+export interface Backend {
+  /** The dereferenced spec. */
+  definition: OpenAPIV3.Document;
+  operations: Operation[];
+  /** The spec's path template for a method and path, if one matches. */
+  routeOf(method: string, path: string): string | undefined;
+  /** Whether the operation a method and path name takes a request body. */
+  takesBody(method: string, path: string): boolean;
+  /** Answers one request: routes, authenticates, validates and runs the operation's handler. Refusals throw. */
+  handle(request: RawRequest, call: Call): Promise<Reply>;
+}
+
+/**
+ * The spec's request pipeline, in openapi-backend's order (route, security, roles and media type,
+ * validation, rate limit, handler), with its router and validator used directly: the operation
+ * is matched once and the request's parts read once, where its handleRequest parsed each request
+ * four times over (headers lower-cased, query deep-cloned, path template compiled each time).
+ */
+export async function createBackend(deps: BackendDeps): Promise<Backend> {
   const api = new OpenAPIBackend({
     definition: loadSpec(),
     strict: true,
@@ -72,79 +109,102 @@ export async function createBackend(deps: BackendDeps): Promise<OpenAPIBackend> 
     // that field sent with its default), and what a body leaves out takes the table's defaults.
     customizeAjv: (ajv, ajvOpts, context) =>
       withFormats(context === ValidationContext.RequestBody ? new Ajv({ ...ajvOpts, useDefaults: false }) : ajv),
-    securityHandlers: {
-      // Every authenticated operation counts against its user's share, before the session lookup.
-      bearerAuth: (c: Context, call: Call) =>
-        deps.authenticate(bearerToken(c), async (userId) => {
-          call.release = await deps.userBounds(c.operation, userId);
-        }),
-    },
-    handlers: {
-      postSecurityHandler: (c: Context, call: Call) => {
-        // A secured operation that failed its check goes on to unauthorizedHandler instead.
-        if ((c.operation.security ?? []).length > 0 && !c.security.authorized) return;
-        if (c.security.bearerAuth) {
-          call.userId = (c.security.bearerAuth as Caller).userId;
-          checkRoles(c, c.security.bearerAuth as Caller);
-        }
-        checkMediaType(c, call.hasBody);
-      },
-      unauthorizedHandler: (c: Context) => {
-        // A failure that is not an AppError (the database is down, say) must not pass for a 401.
-        throw (c.security.bearerAuth as { error?: unknown } | undefined)?.error ?? problems.unauthorized();
-      },
-      validationFail: (c: Context, call: Call) => {
-        const headers = ((c.operation.parameters ?? []) as OpenAPIV3.ParameterObject[]).filter((p) => p.in === 'header');
-        const headerNames = Object.fromEntries(headers.map((p) => [p.name.toLowerCase(), p.name]));
-        const errors = toProblemErrors(c.validation.errors ?? [], headerNames);
-        const named = new Set(errors.map((e) => e.pointer));
-        throw problems.validation([...errors, ...(call.laxIntegers ?? []).filter((e) => !named.has(e.pointer))]);
-      },
-      notFound: (c: Context) => {
-        throw problems.notFound(`There is no ${c.request.path} here.`);
-      },
-      methodNotAllowed: (c: Context) => {
-        const allowed = METHODS.filter((method) => api.matchOperation({ ...c.request, method, headers: {} }));
-        const allow = allowed.map((m) => m.toUpperCase()).join(', ');
-        throw new AppError(405, 'method-not-allowed', `${c.request.path} allows ${allow}.`, { headers: { Allow: allow } });
-      },
-      notImplemented: (c: Context) => {
-        throw new AppError(501, 'not-implemented', `${c.operation.operationId} is not implemented yet.`);
-      },
-    },
   });
   await api.init();
   // openapi-backend flattens the whole definition anew (lodash, a copy of every operation) on each
-  // getOperations(), which routing and validation call several times per request. The definition
-  // is fixed once init has dereferenced it, so flatten it once.
+  // getOperations(), which its validator calls to find an operation. The definition is fixed once
+  // init has dereferenced it, so flatten it once.
   const operations = api.router.getOperations();
   api.router.getOperations = () => operations;
-  precompileRouting(api);
-  // Needs the dereferenced spec, which init made.
-  const laxIntegers = decimalIntegers(api);
-  api.register('postRoutingHandler', (c: Context, call: Call) => {
-    call.operationId = c.operation?.operationId;
-    call.route = c.operation?.path;
-    if (c.operation) call.laxIntegers = laxIntegers(c);
-  });
-  const rateLimit = createRateLimitCheck(api.getOperations(), deps.rateLimits);
-  for (const [operationId, handler] of Object.entries(deps.handlers)) {
-    api.register(operationId, async (c: Context, call: Call): Promise<Reply> => {
+  const route = createRouter(operations);
+  const laxIntegers = decimalIntegers(operations);
+  const rateLimit = createRateLimitCheck(operations, deps.rateLimits);
+
+  const plans = new Map<Operation, Plan>(
+    operations.map((operation) => {
+      const parameters = (operation.parameters ?? []) as OpenAPIV3.ParameterObject[];
+      const headers = parameters.filter((p) => p.in === 'header');
+      return [
+        operation,
+        {
+          operation,
+          secured: (operation.security ?? []).some((requirement) => 'bearerAuth' in requirement),
+          arrayQuery: parameters.filter((p) => p.in === 'query' && (p.schema as OpenAPIV3.SchemaObject | undefined)?.type === 'array').map((p) => p.name),
+          headerNames: Object.fromEntries(headers.map((p) => [p.name.toLowerCase(), p.name])),
+        },
+      ];
+    }),
+  );
+  // Compiled on an operation's first request (see quick above).
+  const validatorsOf = (plan: Plan) => (plan.validators ??= api.validator.getRequestValidatorsForOperation(plan.operation.operationId!) ?? []);
+
+  function refuseRoute(miss: 404 | 405, method: string, path: string): never {
+    if (miss === 404) throw problems.notFound(`There is no ${path} here.`);
+    const allow = METHODS.filter((m) => route(m, path).operation)
+      .map((m) => m.toUpperCase())
+      .join(', ');
+    throw new AppError(405, 'method-not-allowed', `${path} allows ${allow}.`, { headers: { Allow: allow } });
+  }
+
+  return {
+    definition: api.definition as OpenAPIV3.Document,
+    operations,
+    routeOf: (method, path) => route(method, path).operation?.path,
+    takesBody: (method, path) => Boolean(route(method, path).operation?.requestBody),
+
+    async handle(request, call) {
+      const found = route(request.method, request.path);
+      if (!found.operation) refuseRoute(found.miss, request.method, request.path);
+      const { operation, params } = found;
+      const plan = plans.get(operation)!;
+      call.operationId = operation.operationId;
+      call.route = operation.path;
+      const { headers } = request;
+      // ajv coerces and fills in defaults in place: the query is the request's own copy.
+      const query: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(request.query)) query[name] = Array.isArray(value) ? [...value] : value;
+      // Read before ajv coerces the values.
+      const lax = laxIntegers(operation, { query, path: params, header: headers });
+
+      // Every authenticated operation counts against its user's share, before the session lookup.
+      const caller = plan.secured
+        ? await deps.authenticate(bearerToken(headers), async (userId) => {
+            call.release = await deps.userBounds(operation, userId);
+          })
+        : undefined;
+      if (caller) {
+        call.userId = caller.userId;
+        checkRoles(operation, query, caller);
+      }
+      checkMediaType(operation, headers, call.hasBody);
+
+      for (const name of plan.arrayQuery) if (typeof query[name] === 'string') query[name] = [query[name]];
+      const contentType = String(headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      const parts: Record<string, unknown> = { path: params, query, header: { ...headers }, cookie: {} };
+      if (typeof request.body === 'object' || contentType === 'application/json') parts.requestBody = request.body;
+      const errors = validatorsOf(plan).flatMap((validate) => (validate(parts) ? [] : (validate.errors ?? [])));
+      if (errors.length > 0) {
+        const found = toProblemErrors(errors, plan.headerNames);
+        const named = new Set(found.map((e) => e.pointer));
+        throw problems.validation([...found, ...lax.filter((e) => !named.has(e.pointer))]);
+      }
       // After validation, so the body is known to be the spec's shape (and shallow).
-      const invalid = [...(call.laxIntegers ?? []), ...unstorableStrings(c.request.requestBody)];
+      const invalid = [...lax, ...unstorableStrings(request.body)];
       if (invalid.length > 0) throw problems.validation(invalid);
-      const request: HandlerRequest<OperationId> = {
-        body: c.request.requestBody,
-        query: c.request.query,
-        params: c.request.params,
-        headers: c.request.headers as HandlerRequest<OperationId>['headers'],
-        caller: c.security?.bearerAuth as Caller | undefined,
+
+      const handler = deps.handlers[operation.operationId as OperationId];
+      if (!handler) throw new AppError(501, 'not-implemented', `${operation.operationId} is not implemented yet.`);
+      const handlerRequest: HandlerRequest<OperationId> = {
+        body: request.body as HandlerRequest<OperationId>['body'],
+        query: query as HandlerRequest<OperationId>['query'],
+        params: params as HandlerRequest<OperationId>['params'],
+        headers: headers as HandlerRequest<OperationId>['headers'],
+        caller,
         client: call.client,
         gone: call.gone,
       };
-      await rateLimit(c.operation, request);
-      return (handler as (r: typeof request) => Promise<Reply>)(request);
-    });
-  }
-  return api;
+      await rateLimit(operation, handlerRequest);
+      return (handler as (r: typeof handlerRequest) => Promise<Reply>)(handlerRequest);
+    },
+  };
 }
