@@ -14,6 +14,7 @@ import * as addAccountMail from './20261204000300_add_account_mail.js';
 import * as scopeTitleSearchToOwner from './20261204000410_scope_title_search_to_owner.js';
 import * as boundLoginsAndSessions from './20261204000420_bound_logins_and_sessions.js';
 import * as boundIdempotencyKeys from './20261204000430_bound_idempotency_keys.js';
+import * as unloggedRateLimiter from './20261204000440_unlogged_rate_limiter.js';
 
 interface NamedMigration {
   name: string;
@@ -38,6 +39,7 @@ const migrations: NamedMigration[] = [
   { name: '20261204000410_scope_title_search_to_owner', migration: scopeTitleSearchToOwner },
   { name: '20261204000420_bound_logins_and_sessions', migration: boundLoginsAndSessions },
   { name: '20261204000430_bound_idempotency_keys', migration: boundIdempotencyKeys },
+  { name: '20261204000440_unlogged_rate_limiter', migration: unloggedRateLimiter },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {

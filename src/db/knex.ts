@@ -102,6 +102,15 @@ const CACHED_PLAN_CHANGED = '0A000';
 function pgClient(statementTimeoutMs: number, sessions: boolean): typeof Knex.Client {
   const setLocal = `set local statement_timeout = ${statementTimeoutMs}`;
   const base = ClientPg.prototype as unknown as { _query: PgQuery };
+  // Each named text digested once rather than on every query; a bounded set, as values are
+  // parameters: texts differ only in which filters and sort a listing has.
+  const names = new Map<string, string>();
+  const nameOf = (name: string, sql: string) => {
+    const key = `${name} ${sql}`;
+    let named = names.get(key);
+    if (named === undefined) names.set(key, (named = `${name}-${createHash('sha1').update(sql).digest('base64url').slice(0, 12)}`));
+    return named;
+  };
   return class extends ClientPg {
     override async acquireRawConnection(): Promise<unknown> {
       try {
@@ -125,7 +134,7 @@ function pgClient(statementTimeoutMs: number, sessions: boolean): typeof Knex.Cl
       if (name === undefined) return this.send(connection, obj);
       const { name: _, ...options } = obj.options!;
       if (!sessions) return this.send(connection, { ...obj, options });
-      const named = { ...obj, options: { ...options, name: `${name}-${createHash('sha1').update(obj.sql).digest('base64url').slice(0, 12)}` } };
+      const named = { ...obj, options: { ...options, name: nameOf(name, obj.sql) } };
       try {
         return await this.send(connection, named);
       } catch (error) {
