@@ -6,7 +6,7 @@ import { checkMediaType, checkRoles } from './access.js';
 import { withFormats } from './ajv.js';
 import { decimalIntegers } from './integers.js';
 import type { Caller, HandlerRequest, OperationHandlers, OperationId } from './operations.js';
-import { AppError, problems, type ProblemError } from './problem.js';
+import { AppError, problems } from './problem.js';
 import type { Reply } from './reply.js';
 import { toProblemErrors } from './validation-errors.js';
 import { unstorableStrings } from './body.js';
@@ -184,9 +184,9 @@ export async function createBackend(deps: BackendDeps): Promise<Backend> {
       if (typeof request.body === 'object' || contentType === 'application/json') parts.requestBody = request.body;
       const errors = validatorsOf(plan).flatMap((validate) => (validate(parts) ? [] : (validate.errors ?? [])));
       if (errors.length > 0) {
-        const found = toProblemErrors(errors, plan.headerNames);
-        const named = new Set(found.map((e) => e.pointer));
-        throw problems.validation([...found, ...lax.filter((e) => !named.has(e.pointer))]);
+        const bySchema = toProblemErrors(errors, plan.headerNames);
+        const named = new Set(bySchema.map((e) => e.pointer));
+        throw problems.validation([...bySchema, ...lax.filter((e) => !named.has(e.pointer))]);
       }
       // After validation, so the body is known to be the spec's shape (and shallow).
       const invalid = [...lax, ...unstorableStrings(request.body)];
