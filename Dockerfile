@@ -37,4 +37,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # Exec form: node is PID 1 and gets SIGTERM itself (it drains requests and exits 0). npm start's
 # command: the heap limit keeps each process (the primary and every worker, which inherit it) near
 # its live size instead of growing towards a limit sized from the host's memory (README: Memory).
-CMD ["node", "--max-old-space-size=256", "dist/src/main.js"]
+CMD ["node", "--max-old-space-size=256", "--max-semi-space-size=8", "dist/src/main.js"]

@@ -65,7 +65,7 @@ run: install ## Install, migrate and serve on :8000 (embedded database unless DA
 # node itself, not npm start: npm does not pass SIGTERM on to the server, and prints a banner.
 # The heap limit as npm start and the image set it (README: Memory).
 start: build ## Serve the compiled build as production runs it (node dist/src/main.js)
-	exec node --max-old-space-size=256 dist/src/main.js
+	exec node --max-old-space-size=256 --max-semi-space-size=8 dist/src/main.js
 
 migrate: install ## Bring the database schema to the latest version
 	$(BIN)/tsx src/cli/migrate.ts
