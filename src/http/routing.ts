@@ -13,7 +13,7 @@ const decoded = (value: string) => {
 };
 
 /** The operation a request names, with its path parameters (decoded); or why there is none. */
-export type Route = { operation: Operation; params: Record<string, string> } | { operation?: undefined; miss: 404 | 405 };
+type Route = { operation: Operation; params: Record<string, string> } | { operation?: undefined; miss: 404 | 405 };
 
 /**
  * openapi-backend's routing, derived once from the spec's operations instead of on every request
@@ -54,5 +54,3 @@ export function createRouter(operations: Operation[]) {
     return { miss: pathMatched ? 405 : 404 };
   };
 }
-
-export type Router = ReturnType<typeof createRouter>;
