@@ -15,6 +15,7 @@ import * as scopeTitleSearchToOwner from './20261204000410_scope_title_search_to
 import * as boundLoginsAndSessions from './20261204000420_bound_logins_and_sessions.js';
 import * as boundIdempotencyKeys from './20261204000430_bound_idempotency_keys.js';
 import * as unloggedRateLimiter from './20261204000440_unlogged_rate_limiter.js';
+import * as unloggedLoginFailures from './20261204000450_unlogged_login_failures.js';
 
 interface NamedMigration {
   name: string;
@@ -40,6 +41,7 @@ const migrations: NamedMigration[] = [
   { name: '20261204000420_bound_logins_and_sessions', migration: boundLoginsAndSessions },
   { name: '20261204000430_bound_idempotency_keys', migration: boundIdempotencyKeys },
   { name: '20261204000440_unlogged_rate_limiter', migration: unloggedRateLimiter },
+  { name: '20261204000450_unlogged_login_failures', migration: unloggedLoginFailures },
 ];
 
 export const migrationSource: Knex.MigrationSource<NamedMigration> = {
