@@ -31,7 +31,6 @@ export interface LimitSettings {
 const POOL_SIZE = 2;
 const CONNECT_TIMEOUT_MS = 10_000;
 const TABLE = 'rate_limiter';
-const GIVE_BACK_MARGIN_MS = 1000;
 
 /**
  * rate-limiter-flexible's PostgreSQL store over a small pool of its own (so every process and
@@ -87,10 +86,14 @@ export function createLimiterStore(knex: Knex) {
      * `points` slots per key, counted in the store so that every process shares them: a request
      * consumes a point when it starts and is rewarded it back when it ends. A process that dies
      * mid-request never gives its slots back, so the count is a window of `windowSeconds` that
-     * starts afresh when it ends (a crash costs a user at most that long); a request that
-     * outlives its window gives nothing back to the next one, which never counted it. Each process
-     * also counts its own slots and refuses past `points` without asking the store, so a flood
-     * costs the store little.
+     * starts afresh when it ends (a crash costs a user at most that long). Each window counts
+     * under a key of its own, `<key>@<window number>`, and a request gives its point back to the
+     * window it took it from whenever it ends: the next window never counted it, and a window that
+     * is over is asked by no one. (Points given back only to a window with a second still to run
+     * left every request that ended in its last second counted: at 2 000 requests a second, a
+     * client that never had more than `points` in flight was refused for the rest of it.) Each
+     * process also counts its own slots and refuses past `points` without asking the store, so a
+     * flood costs the store little.
      */
     slots(settings: LimitSettings & { retryAfterSeconds: number }): Slots {
       const free = async () => {};
@@ -104,10 +107,8 @@ export function createLimiterStore(knex: Knex) {
         else here.set(key, n);
         return n;
       };
-      // Gives a point back only to the window it was taken from, with a margin for the trip to the store.
-      const giveBack = async (key: string, windowEnds: number) => {
-        if (Date.now() < windowEnds - GIVE_BACK_MARGIN_MS) await inTurn(key, () => limiter.reward(key));
-      };
+      const windowMs = settings.windowSeconds * 1000;
+      const giveBack = (stored: string) => inTurn(stored, () => limiter.reward(stored));
       const refuse = () => problems.tooManyRequests(settings.retryAfterSeconds, settings.detail);
       return {
         async take(key) {
@@ -115,24 +116,23 @@ export function createLimiterStore(knex: Knex) {
             count(key, -1);
             throw refuse();
           }
-          let taken: RateLimiterRes;
+          const stored = `${key}@${Math.floor(Date.now() / windowMs)}`;
           try {
-            taken = await inTurn(key, () => limiter.consume(key));
+            await inTurn(stored, () => limiter.consume(stored));
           } catch (error) {
             count(key, -1);
             if (!(error instanceof RateLimiterRes)) throw error;
             // Refused, yet counted: the point goes back, or every later request would be refused too.
-            await giveBack(key, Date.now() + error.msBeforeNext).catch(() => undefined);
+            await giveBack(stored).catch(() => undefined);
             throw refuse();
           }
-          const windowEnds = Date.now() + taken.msBeforeNext;
           let released = false;
           return async () => {
             if (released) return;
             released = true;
             count(key, -1);
             // A store that fails here costs the user a slot until the window ends, not the answer.
-            await giveBack(key, windowEnds).catch(() => undefined);
+            await giveBack(stored).catch(() => undefined);
           };
         },
       };
