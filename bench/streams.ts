@@ -26,6 +26,7 @@ const WRITES_PER_SECOND = Number(env.BENCH_STREAM_WRITES_PER_SECOND ?? 100);
 const WRITE_SECONDS = Number(env.BENCH_STREAM_WRITE_SECONDS ?? 10);
 const ROUND_SECONDS = Number(env.BENCH_NOTIFY_ROUND_SECONDS ?? 4);
 const ROUNDS = Number(env.BENCH_NOTIFY_ROUNDS ?? 3);
+const SETTLE_MS = 500;
 const PASSWORD = 'bench-password-1';
 
 const say = (text: string) => console.log(text);
@@ -88,7 +89,10 @@ async function createRps(url: string, token: string): Promise<number> {
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
     body: JSON.stringify({ title: 'Benchmark task', description: 'Written while streams listen.' }),
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`POST /tasks: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`POST /tasks: ${result.non2xx} non-2xx, ${result.errors} errors, statuses ${JSON.stringify(result.statusCodeStats)}`);
+  // autocannon stops without waiting for its last 16 answers; until the server has finished those
+  // they hold the user's slots (USER_CONCURRENCY_LIMIT, 16), and a next round at once would get 429s.
+  await sleep(SETTLE_MS);
   return result.requests.average;
 }
 
