@@ -72,7 +72,7 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
   // Whether a row's window is over; the window is a validated integer, so it can be part of the text.
   const windowOver = `window_started_at <= now() - make_interval(secs => ${settings.windowSeconds})`;
 
-  // One statement, one round trip (a transaction of five was most of a login's database time): the
+  // One statement, one round trip (it was a transaction of five, each a round trip): the
   // counters' rows are locked in key order, as settle() locks them, and read as they are now; only
   // if every one has room does the same statement take a place under each. A window that is over
   // starts again with this attempt, its leftover reservations forgotten. A counter seen for the
