@@ -90,8 +90,8 @@ export function createLimiterStore(knex: Knex) {
      * under a key of its own, `<key>@<window number>`, and a request gives its point back to the
      * window it took it from whenever it ends: the next window never counted it, and a window that
      * is over is asked by no one. (Points given back only to a window with a second still to run
-     * left every request that ended in its last second counted: at 2 000 requests a second, a
-     * client that never had more than `points` in flight was refused for the rest of it.) Each
+     * left every request that ended in its last second counted: a user whose short requests kept
+     * every slot busy, never more than `points` in flight, was refused for the rest of it.) Each
      * process also counts its own slots and refuses past `points` without asking the store, so a
      * flood costs the store little.
      */
