@@ -92,7 +92,8 @@ describe('the API image', () => {
     const major = /^node:(\d+)-slim$/.exec(base ?? '')?.[1];
     expect(major, base).toBeDefined();
     expect(packageJson.engines.node).toContain(`^${major}.0.0`);
-    expect(read('.ci/run')).toContain('NODE_IMAGE');
+    expect(read('.ci/node')).toContain('NODE_IMAGE');
+    expect(read('.ci/run')).toContain('.ci/node image');
   });
 
   it('runs node itself in exec form (the command npm start names, without npm, which would not pass SIGTERM on)', () => {
