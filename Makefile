@@ -133,15 +133,16 @@ bench-search: install ## Print EXPLAIN (ANALYZE, BUFFERS) of a title search on 1
 	$(BIN)/tsx bench/greedy-user.ts
 
 # On the Node line the image runs (BENCH_NODE=image), installed beside the system's by .ci/node the
-# first time; BENCH_NODE=system for the node on PATH, or a major such as 22.
+# first time; BENCH_NODE=system for the node on PATH, or a major such as 22. A Node that cannot be
+# had stops the run rather than leave it on another line.
 BENCH_NODE ?= image
-BENCH_PATH = $(shell .ci/node $(BENCH_NODE)):$(PATH)
 bench-load: build ## Load-test the production build against a bare floor on a fresh PostgreSQL database (BENCH_DATABASE_URL), on the image's Node (BENCH_NODE); see bench/load/settings.ts
 	$(BIN)/tsc -p bench/load/tsconfig.json
-	PATH="$(BENCH_PATH)" node dist/bench/load/run.js
-	PATH="$(BENCH_PATH)" $(BIN)/tsx bench/floods.ts
-	PATH="$(BENCH_PATH)" $(BIN)/tsx bench/token-verify.ts
-	PATH="$(BENCH_PATH)" $(BIN)/tsx bench/streams.ts
+	node_bin=$$(.ci/node $(BENCH_NODE)) && export PATH="$$node_bin:$$PATH" && \
+	  node dist/bench/load/run.js && \
+	  $(BIN)/tsx bench/floods.ts && \
+	  $(BIN)/tsx bench/token-verify.ts && \
+	  $(BIN)/tsx bench/streams.ts
 
 clean: ## Remove build output
 	rm -rf dist .run

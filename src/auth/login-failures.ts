@@ -98,7 +98,7 @@ export function createLoginFailures(knex: Knex, settings: LoginFailureSettings) 
   const reserveTexts = [reserveText(1), reserveText(2)];
 
   /** Reserves a password check under every counter, or says why not: a key is locked, or only crowded. */
-  const reserve = async (counters: Counter[]): Promise<{ taken?: true; locked?: { key: string; until: number; detail: string }; crowded?: true }> => {
+  const reserve = async (counters: Counter[]) => {
     const bindings = counters.flatMap((c) => [c.key, c.max]);
     for (;;) {
       const { rows } = await knex.raw<{ rows: (Row & { taken: boolean })[] }>(reserveTexts[counters.length - 1]!, bindings).options({ name: 'login-reserve' });
